@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { resolveTelemetryConfig, type TelemetryConfig } from "./telemetry/config.ts";
+import type { LogLevel } from "./log.ts";
+import pkg from "../package.json" with { type: "json" };
+
+/** A setting that stops startup; the message names the variable, never a secret value. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ["true", "false", "1", "0", "yes", "no"].includes(v), "must be true or false")
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const num = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v !== "" && Number.isFinite(Number(v)), "must be a number")
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const url = z.string().trim().url("must be a URL");
+
+/** Each variable, its parser and its default. Telemetry variables are resolved separately. */
+const schema = z.object({
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  DATA_DIR: z.string().trim().min(1).default("./data"),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine(
+      (v) => v === "memory://" || /^postgres(ql)?:\/\//.test(v),
+      "must be memory:// or a postgres:// / postgresql:// URL",
+    )
+    .optional(),
+  DB_MIGRATE_ON_START: bool.default(true),
+  S3_BUCKET: z.string().trim().min(1).optional(),
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_PRESIGN_TTL_SECONDS: int(1, 604800).default(900),
+  GEMINI_API_KEY: z.string().trim().min(1).optional(),
+  GEMINI_BASE_URL: url.optional(),
+  GEMINI_TEXT_MODEL: z.string().trim().min(1).default("gemini-2.5-flash"),
+  GEMINI_IMAGE_MODEL: z.string().trim().min(1).default("gemini-2.5-flash-image"),
+  GEMINI_EMBEDDING_MODEL: z.string().trim().min(1).default("gemini-embedding-001"),
+  GEMINI_TIMEOUT_MS: int(100, 600_000).default(120_000),
+  GEMINI_AUX_TIMEOUT_MS: int(50, 60_000).default(4_000),
+  GENERATION_CONCURRENCY: int(1, 64).default(4),
+  GENERATION_QUEUE_LIMIT: int(0, 10_000).default(16),
+  MAX_UPLOAD_BYTES: int(1, 1_073_741_824).default(20 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(50_000_000),
+  SEARCH_RRF_K: int(1, 1000).default(60),
+  SEARCH_TEXT_WEIGHT: num(0, 10).default(1),
+  SEARCH_VECTOR_WEIGHT: num(0, 10).default(1),
+  SEARCH_OVERFETCH: num(1, 10).default(3),
+  SEARCH_RERANK_WEIGHT: num(0, 1).default(0.5),
+  SEARCH_RERANK_TOP_N: int(1, 200).default(30),
+  SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
+  SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
+  API_KEYS: z.string().trim().optional(),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Unset: PGlite under dataDir; `memory://`: in-memory PGlite; a postgres URL: Neon driver. */
+  databaseUrl: string | undefined;
+  migrateOnStart: boolean;
+  s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; presignTtlSeconds: number } | undefined;
+  gemini: {
+    apiKey: string | undefined;
+    baseUrl: string | undefined;
+    textModel: string;
+    imageModel: string;
+    embeddingModel: string;
+    timeoutMs: number;
+    auxTimeoutMs: number;
+  };
+  generation: { concurrency: number; queueLimit: number };
+  ingest: { maxUploadBytes: number; maxImagePixels: number };
+  search: {
+    rrfK: number;
+    textWeight: number;
+    vectorWeight: number;
+    overfetch: number;
+    rerankWeight: number;
+    rerankTopN: number;
+    colorThreshold: number;
+    efSearch: number;
+  };
+  apiKeys: string[];
+  logLevel: LogLevel;
+  shutdownGraceMs: number;
+  version: string;
+  telemetry: TelemetryConfig;
+  /** Telemetry settings that were ignored; logged once at startup. */
+  telemetryWarnings: string[];
+}
+
+/**
+ * Reads every setting from the environment. A bad value throws a `ConfigError` naming the
+ * variable; telemetry settings never throw (they become warnings).
+ *
+ * @example
+ * const config = loadConfig(process.env);
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== "") present[key] = value;
+  }
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "environment");
+    throw new ConfigError(variable, issue.message);
+  }
+  const e = parsed.data;
+  if ((e.S3_ENDPOINT || env.S3_FORCE_PATH_STYLE) && !e.S3_BUCKET) {
+    throw new ConfigError("S3_BUCKET", "must be set when S3_ENDPOINT or S3_FORCE_PATH_STYLE is set");
+  }
+  const { config: telemetry, warnings } = resolveTelemetryConfig(env, { serviceVersion: pkg.version });
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    migrateOnStart: e.DB_MIGRATE_ON_START,
+    s3: e.S3_BUCKET
+      ? {
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
+        }
+      : undefined,
+    gemini: {
+      apiKey: e.GEMINI_API_KEY,
+      baseUrl: e.GEMINI_BASE_URL,
+      textModel: e.GEMINI_TEXT_MODEL,
+      imageModel: e.GEMINI_IMAGE_MODEL,
+      embeddingModel: e.GEMINI_EMBEDDING_MODEL,
+      timeoutMs: e.GEMINI_TIMEOUT_MS,
+      auxTimeoutMs: e.GEMINI_AUX_TIMEOUT_MS,
+    },
+    generation: { concurrency: e.GENERATION_CONCURRENCY, queueLimit: e.GENERATION_QUEUE_LIMIT },
+    ingest: { maxUploadBytes: e.MAX_UPLOAD_BYTES, maxImagePixels: e.MAX_IMAGE_PIXELS },
+    search: {
+      rrfK: e.SEARCH_RRF_K,
+      textWeight: e.SEARCH_TEXT_WEIGHT,
+      vectorWeight: e.SEARCH_VECTOR_WEIGHT,
+      overfetch: e.SEARCH_OVERFETCH,
+      rerankWeight: e.SEARCH_RERANK_WEIGHT,
+      rerankTopN: e.SEARCH_RERANK_TOP_N,
+      colorThreshold: e.SEARCH_COLOR_THRESHOLD,
+      efSearch: e.SEARCH_HNSW_EF_SEARCH,
+    },
+    apiKeys: (e.API_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter((k) => k !== ""),
+    logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    version: pkg.version,
+    telemetry,
+    telemetryWarnings: warnings,
+  };
+}

@@ -1,0 +1,96 @@
+import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
+import { createApp, type AppDeps } from "./http/app.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  /** Stops accepting, lets in-flight requests finish (bounded), flushes spans, closes resources. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  telemetry?: Telemetry;
+}
+
+/**
+ * Opens everything the service needs and starts listening.
+ *
+ * @example
+ * const server = await startServer(loadConfig({ PORT: "0", DATABASE_URL: "memory://" }));
+ * await fetch(`${server.url}/health`);
+ * await server.stop();
+ */
+export async function startServer(config: AppConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  for (const warning of config.telemetryWarnings) log.warn(`telemetry setting ignored: ${warning}`);
+  const telemetry = options.telemetry ?? createTelemetry(config.telemetry, { log });
+  const closers: Array<() => Promise<void>> = [];
+  let ready = false;
+
+  const deps: AppDeps = { config, telemetry, log, isReady: () => ready };
+  const app = createApp(deps);
+  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 120 });
+  ready = true;
+  const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const drained = server.stop(false).then(() => true);
+      const inTime = await Promise.race([drained, Bun.sleep(config.shutdownGraceMs).then(() => false)]);
+      if (!inTime) {
+        log.warn("shutdown: in-flight requests did not finish in time; closing them", { grace_ms: config.shutdownGraceMs });
+        await server.stop(true);
+      }
+      await telemetry.shutdown(5_000);
+      for (const close of closers.reverse()) {
+        try {
+          await close();
+        } catch (error) {
+          log.warn("shutdown: a resource did not close cleanly", { error: (error as Error).message });
+        }
+      }
+    })());
+
+  return { url, port: server.port ?? config.port, deps, stop };
+}
+
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`configuration error: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { log });
+  } catch (error) {
+    log.error(`startup failed: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  log.info("listening", { url: server.url, version: config.version });
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info("shutting down", { signal });
+    server.stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error("shutdown failed", { error: (error as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,12 @@
+export { resolveTelemetryConfig, parseKeyValueList, DEFAULT_TELEMETRY, DEFAULT_BATCH } from "./config.ts";
+export type { TelemetryConfig, BatchSettings, SamplerName } from "./config.ts";
+export { createTelemetry, createTestTelemetry, noopTelemetry } from "./provider.ts";
+export type { Telemetry, TelemetryExtras, StartSpanOptions } from "./provider.ts";
+export { tracing } from "./middleware.ts";
+export type { TracingVariables } from "./middleware.ts";
+export { InMemoryRecorder } from "./recorder.ts";
+export type { SpanNode } from "./recorder.ts";
+export type { TelemetrySpan } from "./span.ts";
+export { SpanKind, SpanStatusCode } from "./span.ts";
+export type { ExportStats } from "./spanprocessor.ts";
+export * from "./names.ts";

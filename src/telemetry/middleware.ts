@@ -1,0 +1,91 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { HTTP_ATTR } from "./names.ts";
+import type { Telemetry } from "./provider.ts";
+import { exceptionAttributes, type TelemetrySpan } from "./span.ts";
+
+/** Context variables the middleware sets for handlers. */
+export type TracingVariables = { span: TelemetrySpan; traceId: string };
+
+/** The route pattern that answered, or undefined when no route matched (404). */
+function routeOf(c: Context): string | undefined {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const route = routes[i]!;
+    // Middleware registered with `use` has method ALL; handlers have a method.
+    if (route.method !== "ALL") return route.path;
+  }
+  return undefined;
+}
+
+/**
+ * Opens the root SERVER span of each request on the given recorder: stable HTTP semantic
+ * conventions, `traceparent` continuation, and a `traceresponse` header on every response.
+ *
+ * @example
+ * app.use(tracing(telemetry));
+ */
+export function tracing(telemetry: Telemetry): MiddlewareHandler<{ Variables: TracingVariables }> {
+  if (!telemetry.enabled) {
+    return async function tracingDisabled(_c, next) {
+      await next();
+    };
+  }
+  return async function tracing(c, next) {
+    const req = c.req.raw;
+    const method = req.method;
+    const url = req.url;
+    const parent = telemetry.extract(req.headers);
+    const host = req.headers.get("host") ?? "";
+    const span = telemetry.startSpan(method, {
+      kind: SpanKind.SERVER,
+      parent: parent ?? null,
+      attributes: {
+        [HTTP_ATTR.method]: method,
+        [HTTP_ATTR.urlPath]: c.req.path,
+        [HTTP_ATTR.urlScheme]: url.startsWith("https:") ? "https" : "http",
+        [HTTP_ATTR.serverAddress]: host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!,
+        [HTTP_ATTR.userAgent]: req.headers.get("user-agent") ?? undefined,
+      },
+    });
+    const ctx = span.spanContext();
+    c.set("span", span);
+    c.set("traceId", ctx.traceId);
+    let thrown: unknown;
+    try {
+      await telemetry.withSpan(span, next);
+    } catch (error) {
+      thrown = error;
+    }
+    const error = thrown ?? c.error;
+    const status = thrown ? 500 : c.res.status;
+    const route = routeOf(c);
+    if (span.isRecording()) {
+      if (route) {
+        span.updateName(`${method} ${route}`);
+        span.setAttribute(HTTP_ATTR.route, route);
+      }
+      span.setAttribute(HTTP_ATTR.status, status);
+      if (error !== undefined) {
+        span.recordException(error);
+        span.setAttribute(HTTP_ATTR.errorType, String(exceptionAttributes(error)["exception.type"]));
+      }
+      if (status >= 500) {
+        if (error === undefined) span.setAttribute(HTTP_ATTR.errorType, String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+      }
+    }
+    span.end();
+    if (thrown !== undefined) throw thrown;
+    const flags = (ctx.traceFlags & 1).toString(16).padStart(2, "0");
+    const value = `00-${ctx.traceId}-${ctx.spanId}-${flags}`;
+    try {
+      c.res.headers.set("traceresponse", value);
+    } catch {
+      // Immutable headers (a Response passed through from fetch): copy it.
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set("traceresponse", value);
+    }
+  };
+}

@@ -1,0 +1,188 @@
+import {
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  type Link,
+  type SpanContext,
+  type SpanStatus,
+} from "@opentelemetry/api";
+import type { InstrumentationScope } from "@opentelemetry/core";
+import type { Resource } from "@opentelemetry/resources";
+import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
+
+/** What pipeline code may do with a span. */
+export interface TelemetrySpan {
+  spanContext(): SpanContext;
+  isRecording(): boolean;
+  setAttribute(key: string, value: AttributeValue | undefined): this;
+  setAttributes(attributes: Attributes): this;
+  addEvent(name: string, attributes?: Attributes): this;
+  recordException(error: unknown): this;
+  setStatus(status: SpanStatus): this;
+  updateName(name: string): this;
+  end(): void;
+}
+
+/** Receives finished spans (the batch processor, the in-memory recorder). */
+export interface SpanSink {
+  onEnd(span: ReadableSpan): void;
+}
+
+const ORIGIN_MS = performance.timeOrigin;
+
+/** Wall-clock milliseconds with sub-millisecond precision, from the monotonic clock. */
+export function nowMs(): number {
+  return ORIGIN_MS + performance.now();
+}
+
+function toHrTime(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+/** Turns an error into the `exception.*` attributes of the OpenTelemetry exception event. */
+export function exceptionAttributes(error: unknown): Attributes {
+  if (error instanceof Error) {
+    return {
+      "exception.type": error.name || error.constructor?.name || "Error",
+      "exception.message": error.message,
+      "exception.stacktrace": error.stack ?? "",
+    };
+  }
+  return { "exception.type": typeof error, "exception.message": String(error) };
+}
+
+/**
+ * A recording span: a plain object that the official OTLP exporter reads as a `ReadableSpan`.
+ * It skips the SDK Span's per-call validation and limits bookkeeping, which is most of the
+ * SDK's per-span cost; keys and values come from our own code.
+ */
+export class RecordedSpan implements TelemetrySpan, ReadableSpan {
+  readonly attributes: Attributes;
+  readonly links: Link[] = [];
+  readonly events: TimedEvent[] = [];
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  ended = false;
+  startTime: HrTime;
+  endTime: HrTime = [0, 0];
+  duration: HrTime = [0, 0];
+  private readonly startMs: number;
+  private readonly context: SpanContext;
+
+  constructor(
+    public name: string,
+    readonly kind: SpanKind,
+    traceId: string,
+    spanId: string,
+    readonly parentSpanContext: SpanContext | undefined,
+    attributes: Attributes | undefined,
+    readonly resource: Resource,
+    readonly instrumentationScope: InstrumentationScope,
+    private readonly sink: SpanSink,
+    traceState?: SpanContext["traceState"],
+  ) {
+    this.context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState };
+    this.attributes = attributes ? { ...attributes } : {};
+    this.startMs = nowMs();
+    this.startTime = toHrTime(this.startMs);
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  setAttribute(key: string, value: AttributeValue | undefined): this {
+    if (!this.ended && value !== undefined && value !== null) this.attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key in attributes) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  addEvent(name: string, attributes?: Attributes): this {
+    if (!this.ended) this.events.push({ name, attributes: attributes ?? {}, time: toHrTime(nowMs()), droppedAttributesCount: 0 });
+    return this;
+  }
+
+  recordException(error: unknown): this {
+    return this.addEvent("exception", exceptionAttributes(error));
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.ended) return this;
+    // An OK status is final; ERROR may not be downgraded to UNSET.
+    if (this.status.code === SpanStatusCode.OK) return this;
+    if (status.code === SpanStatusCode.UNSET && this.status.code === SpanStatusCode.ERROR) return this;
+    this.status = status.message === undefined ? { code: status.code } : status;
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.name = name;
+    return this;
+  }
+
+  end(): void {
+    if (this.ended) return;
+    const endMs = nowMs();
+    this.endTime = toHrTime(endMs);
+    this.duration = toHrTime(Math.max(0, endMs - this.startMs));
+    this.ended = true;
+    this.sink.onEnd(this);
+  }
+
+  /** Milliseconds since the span started (for per-stage timings in responses). */
+  elapsedMs(): number {
+    return nowMs() - this.startMs;
+  }
+}
+
+/** A span that is not sampled: it carries context (ids, flags) and records nothing. */
+export class NonRecordingSpan implements TelemetrySpan {
+  constructor(private readonly context: SpanContext) {}
+  spanContext(): SpanContext {
+    return this.context;
+  }
+  isRecording(): boolean {
+    return false;
+  }
+  setAttribute(): this {
+    return this;
+  }
+  setAttributes(): this {
+    return this;
+  }
+  addEvent(): this {
+    return this;
+  }
+  recordException(): this {
+    return this;
+  }
+  setStatus(): this {
+    return this;
+  }
+  updateName(): this {
+    return this;
+  }
+  end(): void {}
+}
+
+export const INVALID_SPAN_CONTEXT: SpanContext = {
+  traceId: "00000000000000000000000000000000",
+  spanId: "0000000000000000",
+  traceFlags: TraceFlags.NONE,
+};
+
+export { SpanKind, SpanStatusCode };
