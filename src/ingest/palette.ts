@@ -1,0 +1,220 @@
+/**
+ * `ingest.palette`: the dominant colours of an image — k-means in CIE Lab on a 100×100 copy,
+ * seeded k-means++ so the same image always gives the same palette.
+ */
+import sharp, { type Sharp } from "sharp";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
+import { deltaE, labToRgb, rgbToHex, rgbToLab, type Lab } from "./color.ts";
+
+export interface PaletteOptions {
+  /** Colours to find (at most this many are returned). */
+  k?: number;
+  /** Side of the square copy the colours are read from. */
+  sample?: number;
+  /** Clusters closer than this (CIE76 ΔE) are merged into one colour. */
+  mergeDistance?: number;
+  maxIterations?: number;
+  seed?: number;
+}
+
+const DEFAULTS = { k: 5, sample: 100, mergeDistance: 10, maxIterations: 30, seed: 0x5eed } as const;
+
+/** A small fast PRNG (mulberry32); deterministic for a seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Distinct colours of the opaque pixels in Lab, with how many pixels have each. */
+function histogram(raw: Uint8Array, channels: number): { points: Float64Array; weights: Float64Array } {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < raw.length; i += channels) {
+    if (channels === 4 && raw[i + 3] === 0) continue;
+    const key = (raw[i]! << 16) | (raw[i + 1]! << 8) | raw[i + 2]!;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const points = new Float64Array(counts.size * 3);
+  const weights = new Float64Array(counts.size);
+  let j = 0;
+  for (const [key, count] of counts) {
+    const lab = rgbToLab((key >> 16) & 255, (key >> 8) & 255, key & 255);
+    points[j * 3] = lab[0];
+    points[j * 3 + 1] = lab[1];
+    points[j * 3 + 2] = lab[2];
+    weights[j] = count;
+    j++;
+  }
+  return { points, weights };
+}
+
+function dist2(points: Float64Array, i: number, centres: Float64Array, c: number): number {
+  const dl = points[i * 3]! - centres[c * 3]!;
+  const da = points[i * 3 + 1]! - centres[c * 3 + 1]!;
+  const db = points[i * 3 + 2]! - centres[c * 3 + 2]!;
+  return dl * dl + da * da + db * db;
+}
+
+/** Weighted k-means++ seeding. */
+function seedCentres(points: Float64Array, weights: Float64Array, k: number, random: () => number): Float64Array {
+  const n = weights.length;
+  const centres = new Float64Array(k * 3);
+  const nearest = new Float64Array(n).fill(Infinity);
+  const pick = (scores: Float64Array): number => {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += scores[i]!;
+    let target = random() * total;
+    for (let i = 0; i < n; i++) {
+      target -= scores[i]!;
+      if (target < 0) return i;
+    }
+    return n - 1;
+  };
+  const scores = new Float64Array(weights);
+  for (let c = 0; c < k; c++) {
+    const chosen = pick(scores);
+    centres.set(points.subarray(chosen * 3, chosen * 3 + 3), c * 3);
+    for (let i = 0; i < n; i++) {
+      const d = dist2(points, i, centres, c);
+      if (d < nearest[i]!) nearest[i] = d;
+      scores[i] = weights[i]! * nearest[i]!;
+    }
+  }
+  return centres;
+}
+
+interface Cluster {
+  lab: Lab;
+  weight: number;
+}
+
+function kmeans(points: Float64Array, weights: Float64Array, k: number, maxIterations: number, random: () => number): Cluster[] {
+  const n = weights.length;
+  const centres = seedCentres(points, weights, k, random);
+  const assignment = new Int32Array(n).fill(-1);
+  const sums = new Float64Array(k * 3);
+  const mass = new Float64Array(k);
+  for (let iteration = 0; iteration < maxIterations; iteration++) {
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let c = 0; c < k; c++) {
+        const d = dist2(points, i, centres, c);
+        if (d < bestD) {
+          bestD = d;
+          best = c;
+        }
+      }
+      if (assignment[i] !== best) {
+        assignment[i] = best;
+        changed = true;
+      }
+    }
+    if (!changed && iteration > 0) break;
+    sums.fill(0);
+    mass.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = assignment[i]!;
+      const w = weights[i]!;
+      sums[c * 3] += points[i * 3]! * w;
+      sums[c * 3 + 1] += points[i * 3 + 1]! * w;
+      sums[c * 3 + 2] += points[i * 3 + 2]! * w;
+      mass[c] += w;
+    }
+    for (let c = 0; c < k; c++) {
+      if (mass[c] === 0) continue;
+      centres[c * 3] = sums[c * 3]! / mass[c]!;
+      centres[c * 3 + 1] = sums[c * 3 + 1]! / mass[c]!;
+      centres[c * 3 + 2] = sums[c * 3 + 2]! / mass[c]!;
+    }
+  }
+  mass.fill(0);
+  for (let i = 0; i < n; i++) mass[assignment[i]!] += weights[i]!;
+  const clusters: Cluster[] = [];
+  for (let c = 0; c < k; c++) {
+    if (mass[c]! > 0) clusters.push({ lab: [centres[c * 3]!, centres[c * 3 + 1]!, centres[c * 3 + 2]!], weight: mass[c]! });
+  }
+  return clusters;
+}
+
+/** Folds each cluster into a heavier one closer than `distance`, heaviest first. */
+function mergeNear(clusters: Cluster[], distance: number): Cluster[] {
+  const sorted = [...clusters].sort((a, b) => b.weight - a.weight);
+  const kept: Cluster[] = [];
+  for (const cluster of sorted) {
+    const near = kept.find((k) => deltaE(k.lab, cluster.lab) < distance);
+    if (!near) {
+      kept.push({ ...cluster });
+      continue;
+    }
+    const total = near.weight + cluster.weight;
+    near.lab = [
+      (near.lab[0] * near.weight + cluster.lab[0] * cluster.weight) / total,
+      (near.lab[1] * near.weight + cluster.lab[1] * cluster.weight) / total,
+      (near.lab[2] * near.weight + cluster.lab[2] * cluster.weight) / total,
+    ];
+    near.weight = total;
+  }
+  return kept.sort((a, b) => b.weight - a.weight);
+}
+
+/** A palette colour with its share of the opaque pixels (0–1). */
+export interface PaletteColor {
+  hex: string;
+  share: number;
+}
+
+/**
+ * Dominant colours with their pixel shares, most dominant first. Fully transparent pixels are
+ * ignored; an image with none opaque gives an empty list.
+ *
+ * @example
+ * const colors = await extractPaletteWithShares(bytes); // [{ hex: "#d62828", share: 0.6 }, ...]
+ */
+export async function extractPaletteWithShares(input: Uint8Array | Sharp, options: PaletteOptions = {}): Promise<PaletteColor[]> {
+  const o = { ...DEFAULTS, ...options };
+  const image = input instanceof Uint8Array ? sharp(input, { failOn: "error" }) : input.clone();
+  const { data, info } = await image
+    .resize(o.sample, o.sample, { fit: "fill", kernel: "cubic" })
+    .toColourspace("srgb")
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { points, weights } = histogram(data, info.channels);
+  if (weights.length === 0) return [];
+  const k = Math.min(o.k, weights.length);
+  const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, prng(o.seed)), o.mergeDistance);
+  const total = clusters.reduce((sum, c) => sum + c.weight, 0);
+  return clusters.slice(0, o.k).map((c) => ({ hex: rgbToHex(labToRgb(c.lab)), share: c.weight / total }));
+}
+
+/**
+ * Up to `k` dominant colours as `#rrggbb`, most dominant first; deterministic for the same
+ * pixels. Generation reuses this for generated images.
+ *
+ * @example
+ * const hexColors = await extractPalette(bytes); // ["#d62828", "#1d3557", "#ffffff"]
+ */
+export async function extractPalette(input: Uint8Array | Sharp, k = 5): Promise<string[]> {
+  return (await extractPaletteWithShares(input, { k })).map((c) => c.hex);
+}
+
+/**
+ * The `ingest.palette` stage: the palette inside its span, with the colours as an attribute.
+ *
+ * @example
+ * const hexColors = await paletteStage(telemetry, decoded.pixels);
+ */
+export function paletteStage(telemetry: Telemetry, image: Uint8Array | Sharp): Promise<string[]> {
+  return telemetry.tracedSpan(SPAN.ingestPalette, {}, async (span) => {
+    const colors = await extractPalette(image);
+    span.setAttribute("image.palette", colors);
+    return colors;
+  });
+}
