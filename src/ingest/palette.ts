@@ -122,10 +122,10 @@ function kmeans(points: Float64Array, weights: Float64Array, k: number, maxItera
     for (let i = 0; i < n; i++) {
       const c = assignment[i]!;
       const w = weights[i]!;
-      sums[c * 3] += points[i * 3]! * w;
-      sums[c * 3 + 1] += points[i * 3 + 1]! * w;
-      sums[c * 3 + 2] += points[i * 3 + 2]! * w;
-      mass[c] += w;
+      sums[c * 3] = sums[c * 3]! + points[i * 3]! * w;
+      sums[c * 3 + 1] = sums[c * 3 + 1]! + points[i * 3 + 1]! * w;
+      sums[c * 3 + 2] = sums[c * 3 + 2]! + points[i * 3 + 2]! * w;
+      mass[c] = mass[c]! + w;
     }
     for (let c = 0; c < k; c++) {
       if (mass[c] === 0) continue;
@@ -135,7 +135,10 @@ function kmeans(points: Float64Array, weights: Float64Array, k: number, maxItera
     }
   }
   mass.fill(0);
-  for (let i = 0; i < n; i++) mass[assignment[i]!] += weights[i]!;
+  for (let i = 0; i < n; i++) {
+    const c = assignment[i]!;
+    mass[c] = mass[c]! + weights[i]!;
+  }
   const clusters: Cluster[] = [];
   for (let c = 0; c < k; c++) {
     if (mass[c]! > 0) clusters.push({ lab: [centres[c * 3]!, centres[c * 3 + 1]!, centres[c * 3 + 2]!], weight: mass[c]! });
