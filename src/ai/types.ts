@@ -1,0 +1,120 @@
+/**
+ * The small interfaces every model provider sits behind. Each has a real implementation (Gemini)
+ * and an embedded default that needs no network or account (word vectors, rules).
+ */
+
+/** What an embedding is for: stored documents and search queries may be embedded differently. */
+export type EmbedKind = "document" | "query";
+
+/**
+ * Turns texts into L2-normalised vectors of a fixed size. Stored vectors and query vectors must
+ * come from the same `model`.
+ *
+ * @example
+ * const [vector] = await embedder.embed(["a red sports car"], "query");
+ */
+export interface Embedder {
+  /** Stored beside each vector (`image_embeddings.model`), e.g. `wink-sg-100d`. */
+  readonly model: string;
+  readonly dimensions: number;
+  /** One vector per text, same order; each of length `dimensions` and unit length (or all zeros for a text with no known word). */
+  embed(texts: string[], kind: EmbedKind): Promise<number[][]>;
+}
+
+/** A neighbour of a word in the embedding space. */
+export interface SimilarWord {
+  word: string;
+  /** Cosine similarity in [-1, 1]. */
+  similarity: number;
+}
+
+/**
+ * Offline word vectors (wink `sg-100d`): look-ups, lemmas and nearest neighbours.
+ *
+ * @example
+ * const vectors = await wordVectors.ready();
+ * wordVectors.similar("automobile", 3, 0.6); // [{word: "car", similarity: 0.78}, ...]
+ */
+export interface WordVectors {
+  readonly dimensions: number;
+  /** Loads the vectors (lazy; the first call pays the load). Resolves once loaded. */
+  ready(): Promise<void>;
+  /** True once loaded; `vector`/`similar`/`frequencyRank` need it. */
+  readonly loaded: boolean;
+  /** The raw vector of a lowercase word, or undefined when it is not in the vocabulary. */
+  vector(word: string): Float32Array | undefined;
+  /** 0-based frequency rank of a word in the vocabulary (0 = most frequent), or undefined. */
+  frequencyRank(word: string): number | undefined;
+  /** Up to `k` nearest words (cosine) with similarity ≥ `minSimilarity`, the word itself excluded. */
+  similar(word: string, k: number, minSimilarity: number): SimilarWord[];
+  /** Lowercase word tokens and their lemmas, in order (no punctuation or symbols). */
+  tokenize(text: string): { word: string; lemma: string; stopWord: boolean }[];
+}
+
+/** Why a model call failed, for fallbacks and error mapping. */
+export type ModelErrorKind = "timeout" | "rate_limited" | "auth" | "invalid_request" | "blocked" | "malformed" | "unavailable";
+
+/**
+ * A failed model call with its kind; never carries the API key.
+ *
+ * @example
+ * if (error instanceof ModelError && error.kind === "timeout") useOfflineFallback();
+ */
+export class ModelError extends Error {
+  constructor(
+    readonly kind: ModelErrorKind,
+    message: string,
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+    this.name = "ModelError";
+  }
+}
+
+/** Options for one text-model call. */
+export interface TextCallOptions {
+  /** Abort and throw `ModelError("timeout")` after this long. */
+  timeoutMs?: number;
+  /** Abort from outside (request cancelled). */
+  signal?: AbortSignal;
+  /** A short system instruction. */
+  system?: string;
+}
+
+/**
+ * A text model answering JSON that matches a JSON schema (Gemini `responseJsonSchema`).
+ *
+ * @example
+ * const out = await textModel.json<{ terms: string[] }>("Rewrite: red car", schema, { timeoutMs: 2000 });
+ */
+export interface TextModel {
+  readonly model: string;
+  json<T>(prompt: string, responseSchema: Record<string, unknown>, options?: TextCallOptions): Promise<T>;
+}
+
+/** An image to describe. */
+export interface LabelInput {
+  bytes: Uint8Array;
+  mimeType: string;
+}
+
+/** What a labeler says about an image. */
+export interface ImageLabels {
+  caption: string;
+  labels: string[];
+  category: string;
+}
+
+/**
+ * Describes an image: caption, labels and a category.
+ *
+ * @example
+ * const { caption, labels, category } = await labeler.label({ bytes, mimeType: "image/png" });
+ */
+export interface Labeler {
+  readonly model: string;
+  label(input: LabelInput, options?: TextCallOptions): Promise<ImageLabels>;
+}
+
+/** Which family of providers `createAiProviders` chose. */
+export type AiProviderKind = "gemini" | "offline";
