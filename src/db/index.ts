@@ -1,0 +1,22 @@
+export { openDatabase, openPglite, wrapPglite } from "./client.ts";
+export type { Database, DatabaseKind, Db, NeonSocketOptions, OpenDatabaseOptions } from "./client.ts";
+export { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.ts";
+export { DatabaseQueryError, DatabaseUnavailableError, InvalidCursorError, isConnectionError, toDatabaseError } from "./errors.ts";
+export { isUuid, newId } from "./ids.ts";
+export { decodeCursor, encodeCursor } from "./cursor.ts";
+export {
+  deleteImage,
+  DuplicateImageError,
+  findImageBySha256,
+  getEmbedding,
+  getImage,
+  getImagesByIds,
+  insertImageWithEmbeddings,
+} from "./images.ts";
+export { listImages } from "./images.ts";
+export type { EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
+export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
+export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
+export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";
+export type { GenerationPatch } from "./generations.ts";
+export * from "./schema.ts";
