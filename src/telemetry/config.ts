@@ -73,11 +73,13 @@ const SAMPLERS = new Set<string>([
 /** Parses a W3C Baggage-style `k=v,k2=v2` list (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
 export function parseKeyValueList(raw: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of raw.split(",")) {
+  const parts = raw.split(",");
+  for (const [index, part] of parts.entries()) {
     const item = part.trim();
     if (item === "") continue;
     const eq = item.indexOf("=");
-    if (eq <= 0) throw new Error(`"${item.replace(/=.*/, "=…")}" is not key=value`);
+    // Never quote the entry: without an "=", all of it may be a credential.
+    if (eq <= 0) throw new Error(`entry ${index + 1} of ${parts.length} is not key=value`);
     const key = decodeURIComponent(item.slice(0, eq).trim());
     const value = decodeURIComponent(item.slice(eq + 1).trim());
     if (key === "") throw new Error("empty key");

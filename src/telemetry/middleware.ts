@@ -19,6 +19,13 @@ function routeOf(c: Context): string | undefined {
   return undefined;
 }
 
+/** The `host[:port]` part of an absolute URL, for requests without a Host header. */
+function hostOf(url: string): string {
+  const start = url.indexOf("://") + 3;
+  const end = url.indexOf("/", start);
+  return url.slice(start, end === -1 ? undefined : end);
+}
+
 /**
  * Opens the root SERVER span of each request on the given recorder: stable HTTP semantic
  * conventions, `traceparent` continuation, and a `traceresponse` header on every response.
@@ -37,7 +44,7 @@ export function tracing(telemetry: Telemetry): MiddlewareHandler<{ Variables: Tr
     const method = req.method;
     const url = req.url;
     const parent = telemetry.extract(req.headers);
-    const host = req.headers.get("host") ?? "";
+    const host = req.headers.get("host") ?? hostOf(url);
     const span = telemetry.startSpan(method, {
       kind: SpanKind.SERVER,
       parent: parent ?? null,

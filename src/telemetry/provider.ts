@@ -24,6 +24,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { DEFAULT_TELEMETRY, type TelemetryConfig } from "./config.ts";
 import { newSpanId, newTraceId } from "./ids.ts";
 import { PROCESS_ATTR } from "./names.ts";
+import { flushBeforeExit } from "./exit.ts";
 import { createMemoryGauge } from "./readings.ts";
 import { InMemoryRecorder } from "./recorder.ts";
 import { buildSampler } from "./sampling.ts";
@@ -276,7 +277,7 @@ function buildTelemetry(config: TelemetryConfig, extras: TelemetryExtras, log: L
     return { ...EMPTY_STATS, ended: recorderStats.ended, exported: recorderStats.ended };
   };
 
-  return {
+  const telemetry: Telemetry = {
     enabled: true,
     config,
     provider,
@@ -303,12 +304,15 @@ function buildTelemetry(config: TelemetryConfig, extras: TelemetryExtras, log: L
     stats,
     flush: (timeoutMs = 5_000) => withTimeout(provider.forceFlush(), timeoutMs),
     async shutdown(timeoutMs = 5_000) {
+      unhook();
       await withTimeout(provider.forceFlush(), timeoutMs);
       const s = stats();
       log.info("telemetry shut down", { spans_ended: s.ended, spans_exported: s.exported, spans_dropped: s.dropped });
       await withTimeout(provider.shutdown(), 1_000);
     },
   };
+  const unhook = extras.recorder ? () => {} : flushBeforeExit(telemetry);
+  return telemetry;
 }
 
 /**
