@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { loadConfig } from "../src/config.ts";
+import { startServer } from "../src/server.ts";
+import { createTelemetry, resolveTelemetryConfig, type Telemetry } from "../src/telemetry/index.ts";
+import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
+import { captureLogger, parseTraceresponse } from "./telemetry-helpers.ts";
+
+const ROOT = join(import.meta.dir, "..");
+
+let receiver: OtlpReceiver;
+beforeAll(() => {
+  receiver = startOtlpReceiver();
+});
+afterAll(() => receiver.stop());
+
+/** `bun run src/server.ts` with `env`; collects output and finds log lines as they come. */
+function spawnServer(env: Record<string, string>) {
+  const proc = Bun.spawn(["bun", "run", "src/server.ts"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let stdout = "";
+  let stderr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  };
+  const done = Promise.all([pump(proc.stdout, (t) => (stdout += t)), pump(proc.stderr, (t) => (stderr += t))]);
+  return {
+    proc,
+    output: () => ({ stdout, stderr }),
+    async waitForLine(pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        for (const line of (stdout + stderr).split("\n")) {
+          if (pattern.test(line)) return JSON.parse(line);
+        }
+        if (proc.exitCode !== null) break;
+        await Bun.sleep(20);
+      }
+      throw new Error(`no line matching ${pattern}; stdout=${stdout} stderr=${stderr}`);
+    },
+    async exit() {
+      const code = await proc.exited;
+      await done;
+      return code;
+    },
+  };
+}
+
+describe("startServer in process", () => {
+  test("serves /health on an ephemeral port and stops", async () => {
+    const { log } = captureLogger();
+    const server = await startServer(loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", OTEL_SDK_DISABLED: "true" }), { log });
+    expect(server.port).toBeGreaterThan(0);
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect(await res.json()).toEqual({ status: "ok" });
+    const bad = await fetch(`${server.url}/health`, { method: "POST" });
+    expect(bad.status).toBe(405);
+    expect(await bad.json()).toMatchObject({ error: { code: "method_not_allowed" } });
+    await server.stop();
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+  });
+
+  test("stop() stops accepting, lets the in-flight request finish, then flushes its span", async () => {
+    receiver.reset();
+    const { config: tconfig } = resolveTelemetryConfig({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: "60000",
+    });
+    const { log } = captureLogger();
+    const real = createTelemetry(tconfig, { log });
+    // The app has no slow route; this wrapper (our own code) holds a request marked x-delay-ms
+    // in flight before the handler runs. extract() and withSpan() run back to back per request.
+    let pendingDelay = 0;
+    const telemetry: Telemetry = {
+      ...real,
+      extract(headers) {
+        pendingDelay = Number(headers.get("x-delay-ms") ?? 0);
+        return real.extract(headers);
+      },
+      withSpan(span, fn) {
+        const delay = pendingDelay;
+        pendingDelay = 0;
+        return (delay > 0 ? Bun.sleep(delay).then(() => real.withSpan(span, fn)) : real.withSpan(span, fn)) as ReturnType<typeof fn>;
+      },
+    };
+    const server = await startServer(loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", SHUTDOWN_GRACE_MS: "5000" }), {
+      log,
+      telemetry,
+    });
+    const slow = fetch(`${server.url}/health`, { headers: { "x-delay-ms": "700" } });
+    await Bun.sleep(150);
+    const stopStarted = performance.now();
+    let stopped = false;
+    const stopping = server.stop().then(() => {
+      stopped = true;
+    });
+    await Bun.sleep(50);
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    expect(stopped).toBe(false);
+    const res = await slow;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    const { traceId } = parseTraceresponse(res.headers.get("traceresponse"));
+    await stopping;
+    expect(performance.now() - stopStarted).toBeGreaterThanOrEqual(400);
+    // The batch delay is a minute: only the flush in stop() can have delivered the span.
+    const spans = receiver.spans().filter((s) => s.traceId === traceId);
+    expect(spans.map((s) => s.name)).toEqual(["GET /health"]);
+  });
+});
+
+describe("the server process", () => {
+  test("SIGTERM: stops, flushes spans to the collector, exits 0", async () => {
+    receiver.reset();
+    const server = spawnServer({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: "memory://",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "60000",
+    });
+    const listening = await server.waitForLine(/"msg":"listening"/);
+    const url = String(listening.url);
+    const traceIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${url}/health`);
+      expect(res.status).toBe(200);
+      traceIds.push(parseTraceresponse(res.headers.get("traceresponse")).traceId);
+    }
+    expect(receiver.spans()).toHaveLength(0);
+    server.proc.kill("SIGTERM");
+    expect(await server.exit()).toBe(0);
+    expect(receiver.spans().map((s) => s.traceId).sort()).toEqual([...traceIds].sort());
+    const { stdout } = server.output();
+    expect(stdout).toContain('"msg":"shutting down"');
+    expect(stdout).toMatch(/"msg":"telemetry shut down","spans_ended":5,"spans_exported":5,"spans_dropped":0/);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  for (const [variable, value] of [
+    ["PORT", "abc"],
+    ["DATABASE_URL", "mysql://user:hunter2@db/app"],
+  ] as const) {
+    test(`a bad ${variable} stops startup with a message naming it and exit code 1`, async () => {
+      const server = spawnServer({ PORT: "0", DATABASE_URL: "memory://", [variable]: value });
+      expect(await server.exit()).toBe(1);
+      const { stdout, stderr } = server.output();
+      expect(stderr).toContain(variable);
+      expect(stdout + stderr).not.toContain("hunter2");
+      expect(stdout).not.toContain('"msg":"listening"');
+    });
+  }
+
+  test("a malformed OTEL_EXPORTER_OTLP_HEADERS only warns, without echoing the value, and the service starts", async () => {
+    const server = spawnServer({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: "memory://",
+      OTEL_EXPORTER_OTLP_HEADERS: "authorization Bearer-sk-live-123456,x-ok=1",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    });
+    const listening = await server.waitForLine(/"msg":"listening"/);
+    const res = await fetch(`${String(listening.url)}/health`);
+    expect(res.status).toBe(200);
+    server.proc.kill("SIGTERM");
+    expect(await server.exit()).toBe(0);
+    const { stdout, stderr } = server.output();
+    const warnings = stderr.split("\n").filter((l) => l.includes('"level":"warn"'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("OTEL_EXPORTER_OTLP_HEADERS");
+    expect(stdout + stderr).not.toContain("sk-live-123456");
+  });
+});
