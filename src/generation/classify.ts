@@ -7,11 +7,11 @@ import { TONE_RATIOS, type ToneRatio } from "./prompt.ts";
  * tone-reference pools (`refs/tone/<category>/`); a prompt matching none draws from any pool.
  */
 export const CATEGORY_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
-  portrait: ["portrait", "face", "headshot", "selfie", "person", "man", "woman", "girl", "boy", "child", "people", "model", "smile", "eyes"],
+  portrait: ["portrait", "face", "headshot", "selfie", "person", "man", "woman", "girl", "boy", "child", "model", "smile", "eyes"],
   landscape: ["landscape", "mountain", "valley", "lake", "river", "sea", "ocean", "beach", "forest", "desert", "sky", "sunset", "sunrise", "field", "hill", "waterfall", "meadow", "coast"],
   architecture: ["architecture", "building", "house", "tower", "bridge", "cathedral", "church", "skyscraper", "facade", "castle", "temple", "city", "skyline", "street"],
   interior: ["interior", "room", "kitchen", "bedroom", "living", "office", "cafe", "restaurant", "lobby", "bathroom", "furniture", "sofa"],
-  food: ["food", "dish", "meal", "cake", "bread", "pizza", "coffee", "fruit", "salad", "dessert", "soup", "breakfast", "cuisine", "plate", "drink", "cocktail"],
+  food: ["food", "dish", "meal", "cake", "bread", "pizza", "coffee", "fruit", "salad", "dessert", "soup", "breakfast", "cuisine", "plate", "drink", "cocktail", "ramen", "noodle", "sushi", "burger", "egg", "bowl", "pasta", "tea"],
   animal: ["animal", "dog", "cat", "bird", "horse", "fox", "wolf", "lion", "tiger", "bear", "deer", "fish", "owl", "rabbit", "puppy", "kitten", "wildlife"],
   product: ["product", "bottle", "watch", "shoe", "sneaker", "phone", "perfume", "packaging", "cosmetic", "gadget", "headphones", "bag", "jewelry", "ring"],
   fashion: ["fashion", "dress", "outfit", "clothing", "runway", "jacket", "coat", "suit", "gown", "streetwear", "editorial"],
