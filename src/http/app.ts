@@ -4,6 +4,8 @@ import type { Logger } from "../log.ts";
 import { tracing, type Telemetry, type TracingVariables } from "../telemetry/index.ts";
 import { ApiError, errorBody, toErrorResponse } from "./errors.ts";
 import { requestLog } from "./logging.ts";
+import type { GenerationDeps } from "../generation/pipeline.ts";
+import { generationRoutes } from "./routes/generations.ts";
 
 /** Everything the HTTP layer needs; pipelines get the parts they use. */
 export interface AppDeps {
@@ -12,6 +14,8 @@ export interface AppDeps {
   log: Logger;
   /** True once the database is open and migrated; `/health` answers 503 before. */
   isReady?: () => boolean;
+  /** The generation pipeline; `POST /api/generate` and `/api/generations` are mounted when set. */
+  generation?: GenerationDeps;
 }
 
 export type AppEnv = { Variables: TracingVariables };
@@ -66,6 +70,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const ready = deps.isReady ? deps.isReady() : true;
     return ready ? c.json({ status: "ok" }) : c.json({ status: "starting" }, 503);
   });
+
+  if (deps.generation) app.route("/api", generationRoutes(deps.generation));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);

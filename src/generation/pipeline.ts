@@ -1,0 +1,212 @@
+import { ImageModelError, type AspectRatio, type ImageModel, type ImageResult } from "../ai/image-model.ts";
+import type { TextModel, WordVectors } from "../ai/types.ts";
+import { insertGeneration, updateGeneration, type Db, type GenerationRow } from "../db/index.ts";
+import type { Logger } from "../log.ts";
+import type { BlobStore } from "../storage/types.ts";
+import { GENAI_ATTR, SPAN, SpanKind, type Telemetry } from "../telemetry/index.ts";
+import { classifyPrompt } from "./classify.ts";
+import { injectReferences } from "./injection.ts";
+import { OverloadedError, type ConcurrencyLimiter } from "./limiter.ts";
+import { tracedBuildPrompt } from "./prompt.ts";
+import { newSeed } from "./seed.ts";
+import { storeGeneratedImage } from "./store.ts";
+
+/** Attributes of the model-call span besides the GenAI conventions. */
+export const GENERATION_ATTR = {
+  provider: "gen_ai.provider.name",
+  queueWaitMs: "generation.queue_wait_ms",
+  attempts: "generation.attempts",
+  errorType: "error.type",
+} as const;
+
+/** What the pipeline needs; the HTTP layer builds it once per process. */
+export interface GenerationDeps {
+  telemetry: Telemetry;
+  log: Logger;
+  db: Db;
+  storage: BlobStore;
+  imageModel: ImageModel;
+  limiter: ConcurrencyLimiter;
+  /** Gemini classification (with a key); offline keywords and word vectors otherwise. */
+  textModel?: TextModel;
+  wordVectors?: WordVectors;
+  classifyTimeoutMs?: number;
+  /** Tone references per generation (default 2). */
+  maxReferences?: number;
+}
+
+export interface GenerateRequest {
+  prompt: string;
+  aspectRatio?: AspectRatio;
+  category?: string;
+  seed?: number;
+}
+
+/** Why a generation failed: a model error kind, `overloaded`, or `internal`. */
+export type GenerationErrorKind = ImageModelError["kind"] | "overloaded" | "internal";
+
+/**
+ * A generation that failed after its row was written; `generationId` names the stored record.
+ *
+ * @example
+ * if (error instanceof GenerationFailedError) console.log(error.kind, error.generationId);
+ */
+export class GenerationFailedError extends Error {
+  constructor(
+    readonly kind: GenerationErrorKind,
+    message: string,
+    readonly generationId: string,
+    readonly retryAfterSeconds?: number,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = "GenerationFailedError";
+  }
+}
+
+/** Milliseconds since `start`, whole. */
+const since = (start: number) => Math.round(performance.now() - start);
+
+/**
+ * Runs one generation: a `running` row first, then classify → injection → prompt build → model
+ * call (under the concurrency limit) → store, and the row finished as `succeeded` or `failed`
+ * with its error kind and message, latency, token usage and trace id. Every attempt is kept.
+ *
+ * @example
+ * const row = await generateImage(deps, { prompt: "a red fox in snow", aspectRatio: "3:2" });
+ */
+export async function generateImage(deps: GenerationDeps, request: GenerateRequest): Promise<GenerationRow> {
+  const started = performance.now();
+  const seed = request.seed ?? newSeed();
+  const aspectRatio = request.aspectRatio ?? "1:1";
+  const generation = await insertGeneration(deps.db, {
+    prompt: request.prompt,
+    parameters: { aspectRatio, seed, ...(request.category !== undefined ? { category: request.category } : {}) },
+    provider: deps.imageModel.provider,
+    model: deps.imageModel.model,
+    status: "running",
+    traceId: deps.telemetry.currentTraceId() ?? null,
+  });
+  let usage: { inputTokens?: number; outputTokens?: number } = {};
+  try {
+    const classification = await classifyPrompt(
+      { telemetry: deps.telemetry, textModel: deps.textModel, wordVectors: deps.wordVectors, timeoutMs: deps.classifyTimeoutMs },
+      request.prompt,
+      request.category,
+    );
+    const injection = await injectReferences(
+      { telemetry: deps.telemetry, db: deps.db, storage: deps.storage, maxReferences: deps.maxReferences },
+      { prompt: request.prompt, category: classification.category, seed },
+    );
+    const built = tracedBuildPrompt(deps.telemetry, {
+      subject: request.prompt,
+      references: injection.references,
+      toneRatio: classification.toneRatio,
+      angle: injection.angle,
+      scene: classification.scene,
+      person: classification.person,
+    });
+    await updateGeneration(deps.db, generation.id, {
+      builtPrompt: built.text,
+      references: injection.references.map((r) => ({ id: r.id, role: "tone-ref" as const })),
+      parameters: {
+        ...generation.parameters,
+        classification: { category: classification.category ?? null, source: classification.source, toneRatio: classification.toneRatio, person: classification.person, scene: classification.scene },
+        injection: { pool: injection.pool, angle: injection.angle.id, ...(injection.reason ? { reason: injection.reason } : {}) },
+      },
+    });
+
+    const result = await callModel(deps, {
+      prompt: built.text,
+      subject: request.prompt,
+      references: injection.references,
+      aspectRatio,
+      seed,
+    });
+    usage = { inputTokens: result.inputTokens, outputTokens: result.outputTokens };
+    const stored = await storeGeneratedImage(deps, generation.id, result.bytes, {
+      status: "succeeded",
+      model: result.model,
+      latencyMs: since(started),
+      inputTokens: result.inputTokens ?? null,
+      outputTokens: result.outputTokens ?? null,
+      completedAt: new Date(),
+    });
+    return stored.row;
+  } catch (error) {
+    const failure = toFailure(error, generation.id);
+    if (error instanceof ImageModelError) usage = { inputTokens: error.details.inputTokens, outputTokens: error.details.outputTokens };
+    try {
+      await updateGeneration(deps.db, generation.id, {
+        status: "failed",
+        errorKind: failure.kind,
+        errorMessage: failure.message,
+        latencyMs: since(started),
+        inputTokens: usage.inputTokens ?? null,
+        outputTokens: usage.outputTokens ?? null,
+        completedAt: new Date(),
+      });
+    } catch (recordError) {
+      deps.log.error("generation failure could not be recorded", { generation_id: generation.id, error: (recordError as Error).message });
+    }
+    if (failure.kind === "internal") throw error;
+    throw failure;
+  }
+}
+
+function toFailure(error: unknown, id: string): GenerationFailedError {
+  if (error instanceof GenerationFailedError) return error;
+  if (error instanceof ImageModelError) return new GenerationFailedError(error.kind, error.message, id, error.details.retryAfterSeconds, error);
+  if (error instanceof OverloadedError) return new GenerationFailedError("overloaded", error.message, id, error.retryAfterSeconds, error);
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new GenerationFailedError("internal", message, id, undefined, error);
+}
+
+/**
+ * `generation.gemini_api`: waits for a slot (the wait is recorded), then calls the image model.
+ * The span follows the GenAI conventions and carries `error.type` = the error kind on failure.
+ */
+function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generate"]>[0]): Promise<ImageResult> {
+  const model = deps.imageModel;
+  return deps.telemetry.tracedSpan(
+    SPAN.generationGeminiApi,
+    {
+      [GENAI_ATTR.operation]: "generate_content",
+      [GENAI_ATTR.requestModel]: model.model,
+      [GENERATION_ATTR.provider]: model.provider === "gemini" ? "gcp.gemini" : "offline",
+    },
+    async (span) => {
+      let permit;
+      try {
+        permit = await deps.limiter.acquire();
+      } catch (error) {
+        span.setAttribute(GENERATION_ATTR.errorType, "overloaded");
+        throw error;
+      }
+      span.setAttribute(GENERATION_ATTR.queueWaitMs, Math.round(permit.waitedMs * 10) / 10);
+      try {
+        const result = await model.generate(request);
+        span.setAttributes({
+          [GENERATION_ATTR.attempts]: result.attempts,
+          "gen_ai.response.model": result.model,
+          ...(result.inputTokens !== undefined ? { [GENAI_ATTR.inputTokens]: result.inputTokens } : {}),
+          ...(result.outputTokens !== undefined ? { [GENAI_ATTR.outputTokens]: result.outputTokens } : {}),
+        });
+        return result;
+      } catch (error) {
+        if (error instanceof ImageModelError) {
+          span.setAttributes({
+            [GENERATION_ATTR.errorType]: error.kind,
+            ...(error.details.attempts !== undefined ? { [GENERATION_ATTR.attempts]: error.details.attempts } : {}),
+            ...(error.details.inputTokens !== undefined ? { [GENAI_ATTR.inputTokens]: error.details.inputTokens } : {}),
+            ...(error.details.outputTokens !== undefined ? { [GENAI_ATTR.outputTokens]: error.details.outputTokens } : {}),
+          });
+        }
+        throw error;
+      } finally {
+        permit.release();
+      }
+    },
+    { kind: model.provider === "gemini" ? SpanKind.CLIENT : SpanKind.INTERNAL },
+  );
+}
