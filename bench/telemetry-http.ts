@@ -1,0 +1,110 @@
+/**
+ * Requests per second on a trivial JSON route, each variant its own `bun` server process loaded
+ * by `wrk`, alternating variants round by round: untraced (plain Hono) vs traced (our tracing
+ * middleware, every span exported through the official OTLP proto exporter to a counting
+ * receiver in a third process) vs `@hono/otel` with the SDK's BatchSpanProcessor and the same
+ * exporter (a baseline). Prints each round, the medians, traced/untraced (target ≥ 0.70) and
+ * honootel/untraced, plus the server's CPU time per request, which the machine's load disturbs less.
+ *
+ * Run: bun run bench/telemetry-http.ts   (BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS)
+ */
+import { DEFAULT_BATCH } from "../src/telemetry/index.ts";
+import { fmt, median, processCpuMicros, spawnReady } from "./telemetry/processes.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const THREADS = Number(process.env.BENCH_THREADS ?? 1);
+const WARMUP_SECONDS = 2;
+const VARIANTS = ["untraced", "traced", "honootel"] as const;
+type Variant = (typeof VARIANTS)[number];
+
+interface Run {
+  rps: number;
+  requests: number;
+  cpuUsPerRequest: number | undefined;
+  spansReceived: number;
+  non2xx: number;
+}
+
+async function wrk(url: string, seconds: number) {
+  const proc = Bun.spawn(["wrk", `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, url], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${await new Response(proc.stderr).text()}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(out)?.[0];
+  if (!Number.isFinite(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
+  return { rps, requests, non2xx, errors };
+}
+
+async function receiverStats(port: number): Promise<{ requests: number; spans: number; decodeErrors: number }> {
+  return (await fetch(`http://127.0.0.1:${port}/stats`)).json() as never;
+}
+
+async function runVariant(variant: Variant, receiverPort: number): Promise<Run> {
+  await fetch(`http://127.0.0.1:${receiverPort}/reset`, { method: "POST" });
+  const server = await spawnReady("bench/telemetry/server.ts", [variant, `http://127.0.0.1:${receiverPort}/v1/traces`]);
+  const url = `http://127.0.0.1:${server.port}/json`;
+  const warm = await wrk(url, WARMUP_SECONDS);
+  const cpuBefore = await processCpuMicros(server.proc.pid);
+  const result = await wrk(url, SECONDS);
+  const cpuAfter = await processCpuMicros(server.proc.pid);
+  const out = await server.stop();
+  const received = await receiverStats(receiverPort);
+  if (result.errors) console.log(`  ${variant}: wrk ${result.errors}`);
+  const sent = warm.requests + result.requests;
+  if (variant !== "untraced") {
+    const stats = /stats (\{.*\})/.exec(out)?.[1];
+    const detail = stats && stats !== "{}" ? ` recorder ${stats}` : "";
+    // wrk stops counting with requests still in flight, which the server answers and traces.
+    if (received.spans < sent || received.spans > sent + 2 * CONNECTIONS || received.decodeErrors > 0) {
+      console.log(`  ${variant}: ${fmt(sent)} requests, ${fmt(received.spans)} spans reached the receiver${detail}`);
+    }
+  }
+  return {
+    rps: result.rps,
+    requests: result.requests,
+    cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / result.requests : undefined,
+    spansReceived: received.spans,
+    non2xx: result.non2xx + warm.non2xx,
+  };
+}
+
+const receiver = await spawnReady("bench/telemetry/receiver.ts");
+const load = (await Bun.file("/proc/loadavg").text().catch(() => "?")).split(" ").slice(0, 3).join(" ");
+console.log("# HTTP throughput: untraced vs traced (our recorder) vs @hono/otel");
+console.log(
+  `bun ${Bun.version}, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s (after a ${WARMUP_SECONDS}s warm-up), ${ROUNDS} rounds, ` +
+    `${navigator.hardwareConcurrency} cores, load average ${load}`,
+);
+console.log(
+  `export: OTLP proto over HTTP to a counting receiver process; queue ${DEFAULT_BATCH.maxQueueSize}, batch ${DEFAULT_BATCH.maxExportBatchSize}, ` +
+    `delay ${DEFAULT_BATCH.scheduledDelayMs} ms (the same sizes for @hono/otel's BatchSpanProcessor)`,
+);
+
+const runs: Record<Variant, Run[]> = { untraced: [], traced: [], honootel: [] };
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const line: string[] = [];
+    for (const variant of VARIANTS) {
+      const run = await runVariant(variant, receiver.port);
+      runs[variant].push(run);
+      const cpu = run.cpuUsPerRequest === undefined ? "" : `, ${fmt(run.cpuUsPerRequest, 1)} µs CPU/req`;
+      line.push(`${variant} ${fmt(run.rps)} req/s${cpu}${run.non2xx ? `, ${run.non2xx} non-2xx` : ""}`);
+    }
+    console.log(`round ${round}: ${line.join(" | ")}`);
+  }
+} finally {
+  await receiver.stop();
+}
+
+const med = (v: Variant) => median(runs[v].map((r) => r.rps));
+const medCpu = (v: Variant) => median(runs[v].map((r) => r.cpuUsPerRequest ?? NaN));
+console.log("medians:");
+for (const v of VARIANTS) console.log(`  ${v.padEnd(9)} ${fmt(med(v)).padStart(8)} req/s   ${fmt(medCpu(v), 1).padStart(6)} µs CPU per request in the server`);
+const ratio = med("traced") / med("untraced");
+console.log(`traced/untraced   = ${ratio.toFixed(2)} (target ≥ 0.70) ${ratio >= 0.7 ? "MET" : "NOT MET"}`);
+console.log(`honootel/untraced = ${(med("honootel") / med("untraced")).toFixed(2)}`);
+console.log(`by server CPU per request: traced/untraced = ${(medCpu("untraced") / medCpu("traced")).toFixed(2)}, honootel/untraced = ${(medCpu("untraced") / medCpu("honootel")).toFixed(2)}`);

@@ -1,0 +1,62 @@
+/**
+ * One benchmark server variant in its own process, serving `GET /json` (a trivial JSON route):
+ *   untraced  — a plain Hono app;
+ *   traced    — the same app behind our `tracing(telemetry)` middleware, every span exported by
+ *               the official OTLP proto exporter through our bounded batch processor;
+ *   honootel  — the same app behind `@hono/otel` with an SDK BasicTracerProvider +
+ *               BatchSpanProcessor + the same exporter (a baseline; nothing registered globally).
+ *
+ * Usage: bun run bench/telemetry/server.ts <variant> <otlp traces url> — prints `ready <port>`.
+ * SIGTERM flushes spans and prints `stats {...}` before exiting.
+ */
+import { Hono } from "hono";
+import { httpInstrumentationMiddleware } from "@hono/otel";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { createLogger } from "../../src/log.ts";
+import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
+
+const [variant, url] = process.argv.slice(2);
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|honootel> <otlp url>");
+
+const app = new Hono();
+let onStop: () => Promise<string> = async () => "{}";
+
+if (variant === "traced") {
+  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
+  const telemetry = createTelemetry(config, { log: createLogger({ level: "warn" }) });
+  app.use(tracing(telemetry));
+  onStop = async () => {
+    await telemetry.flush(10_000);
+    return JSON.stringify(telemetry.stats());
+  };
+} else if (variant === "honootel") {
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "bench" }),
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url }), {
+        maxQueueSize: 16_384,
+        maxExportBatchSize: 1_024,
+        scheduledDelayMillis: 1_000,
+      }),
+    ],
+  });
+  app.use(httpInstrumentationMiddleware({ tracerProvider: provider }));
+  onStop = async () => {
+    await provider.forceFlush();
+    return "{}";
+  };
+} else if (variant !== "untraced") {
+  throw new Error(`unknown variant ${variant}`);
+}
+
+app.get("/json", (c) => c.json({ ok: true, items: [1, 2, 3], name: "hybrid-image-search" }));
+
+const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+console.log(`ready ${server.port}`);
+process.once("SIGTERM", async () => {
+  server.stop(true);
+  console.log(`stats ${await onStop()}`);
+  process.exit(0);
+});
