@@ -17,8 +17,7 @@ export async function spawnReady(script: string, args: string[] = []): Promise<C
   const proc = Bun.spawn(["bun", "run", join(ROOT, script), ...args], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
   let out = "";
   const decoder = new TextDecoder();
-  let resolvePort: (port: number) => void;
-  const ready = new Promise<number>((resolve) => (resolvePort = resolve));
+  const { promise: ready, resolve: resolvePort } = Promise.withResolvers<number>();
   const reading = (async () => {
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
       out += decoder.decode(chunk, { stream: true });
