@@ -117,16 +117,16 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
   };
+  const pool = new Pool(config);
   if (socket) {
-    class ConfiguredClient extends Client {
+    // The Pool builds connections with `new this.Client(options)`; each applies these socket settings.
+    pool.Client = class ConfiguredClient extends Client {
       constructor(clientConfig?: ConstructorParameters<typeof Client>[0]) {
         super(clientConfig);
         Object.assign(this.neonConfig, socket);
       }
-    }
-    (config as PoolConfig & { Client: typeof Client }).Client = ConfiguredClient;
+    };
   }
-  const pool = new Pool(config);
   // An idle connection that drops emits 'error' on the pool; without a listener that would crash the process.
   pool.on("error", (error: Error) => options.log.warn("database connection dropped", { host: target.host, error: redactText(error.message) }));
   const client = instrumentNeonPool(pool, options.telemetry, { address: target.host });

@@ -44,9 +44,10 @@ export async function querySpan<T>(telemetry: Telemetry, text: string, run: () =
   } catch (error) {
     // Driver messages can quote values ("invalid input syntax for type uuid: \"…\""): keep the SQLSTATE only.
     const code = (error as { code?: unknown }).code;
-    const type = typeof code === "string" ? code : error instanceof Error ? error.name : "Error";
+    const sqlState = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+    const type = sqlState ?? (typeof code === "string" ? code : error instanceof Error ? error.name : "Error");
     span.setAttribute("error.type", type);
-    span.setAttribute("db.response.status_code", type);
+    if (sqlState) span.setAttribute("db.response.status_code", sqlState);
     span.setStatus({ code: SpanStatusCode.ERROR, message: `database error ${type}` });
     throw error;
   } finally {
