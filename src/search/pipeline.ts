@@ -1,0 +1,201 @@
+import type { AppConfig } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { Embedder, TextModel, WordVectors } from "../ai/types.ts";
+import type { Database } from "../db/client.ts";
+import { isUuid } from "../db/ids.ts";
+import { getEmbedding, getImage } from "../db/images.ts";
+import type { ImageRole, ImageRow } from "../db/schema.ts";
+import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
+import { colorMatcher } from "./color.ts";
+import { embedQuery } from "./embed.ts";
+import { expandQuery, type ExpandedQuery } from "./expand.ts";
+import { fulltextBranch } from "./fulltext.ts";
+import { fuseStage, type BranchComponent, type FusionSettings } from "./fuse.ts";
+import { rerankStage, type RerankFeatures } from "./rerank.ts";
+import { vectorBranch } from "./vector.ts";
+
+/** Everything the search pipeline uses. */
+export interface SearchDeps {
+  db: Database;
+  embedder: Embedder;
+  wordVectors: WordVectors;
+  textModel?: TextModel;
+  telemetry: Telemetry;
+  config: AppConfig;
+  log?: Logger;
+}
+
+/** One search, already validated by the caller (the pipeline clamps numbers again). */
+export interface SearchRequest {
+  query?: string;
+  /** "More like this": the image's stored vector is the query, the image itself is left out. */
+  imageId?: string;
+  limit: number;
+  filters?: { category?: string; role?: ImageRole; color?: string };
+  fusion?: { k?: number; weights?: { text?: number; vector?: number }; overfetch?: number };
+  rerank?: { weight?: number };
+}
+
+/** One ranked image. */
+export interface SearchHit {
+  id: string;
+  rank: number;
+  score: number;
+  image: ImageRow;
+  components: {
+    text?: BranchComponent;
+    vector?: BranchComponent;
+    rerank?: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
+  };
+}
+
+/** Stage timings in milliseconds. */
+export type StageMs = Record<"expand" | "embed" | "vector" | "fulltext" | "fuse" | "rerank", number>;
+
+/** Why and how the results came out, for `explain: true`. */
+export interface SearchExplain {
+  query: string;
+  expandedQuery: Omit<ExpandedQuery, "original">;
+  /** Every word the full-text branch searched for. */
+  terms: string[];
+  fulltextQuery: string;
+  fusion: FusionSettings & { branchK: number };
+  rerank: { weight: number; topN: number; source: "offline" | "gemini"; query: string; fallbackReason?: string };
+  color?: { hex: string; threshold: number; mode: "post-filter over over-fetched candidates" };
+  candidates: { text: number; vector: number; fused: number };
+  stageMs: StageMs;
+}
+
+/** The pipeline's answer. */
+export interface SearchOutcome {
+  results: SearchHit[];
+  explain: SearchExplain;
+}
+
+/**
+ * A search the client got wrong (unknown image, no query): the HTTP layer answers `status`.
+ * Duck-typed (`status`, `code`, `expose`) so this layer needs no HTTP imports.
+ *
+ * @example
+ * throw new SearchInputError(404, "image_not_found", "no image with id …");
+ */
+export class SearchInputError extends Error {
+  readonly expose = true;
+  constructor(
+    readonly status: 400 | 404,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SearchInputError";
+  }
+}
+
+/** Extra candidates fetched per branch when the colour filter drops some after the fetch. */
+const COLOR_OVERFETCH = 4;
+
+const clamp = (value: number | undefined, min: number, max: number, fallback: number) =>
+  typeof value === "number" && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+
+function timed<T>(stageMs: StageMs, stage: keyof StageMs, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  return fn().finally(() => {
+    stageMs[stage] = Math.round((performance.now() - started) * 100) / 100;
+  });
+}
+
+/**
+ * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage.
+ *
+ * @example
+ * const { results } = await searchImages(deps, { query: "red sports car", limit: 10 });
+ */
+export async function searchImages(deps: SearchDeps, request: SearchRequest): Promise<SearchOutcome> {
+  const { config } = deps;
+  const limit = Math.trunc(clamp(request.limit, 1, 100, 10));
+  const fusion: FusionSettings = {
+    k: clamp(request.fusion?.k, 1, 1000, config.search.rrfK),
+    weights: {
+      text: clamp(request.fusion?.weights?.text, 0, 10, config.search.textWeight),
+      vector: clamp(request.fusion?.weights?.vector, 0, 10, config.search.vectorWeight),
+    },
+    overfetch: clamp(request.fusion?.overfetch, 1, 10, config.search.overfetch),
+  };
+  const rerankWeight = clamp(request.rerank?.weight, 0, 1, config.search.rerankWeight);
+  const color = request.filters?.color?.toLowerCase();
+  const branchK = Math.min(1000, Math.ceil(limit * fusion.overfetch) * (color ? COLOR_OVERFETCH : 1));
+  const topN = Math.max(config.search.rerankTopN, limit);
+
+  let source: ImageRow | undefined;
+  if (request.imageId !== undefined) {
+    if (!isUuid(request.imageId)) throw new SearchInputError(400, "invalid_image_id", "imageId must be a UUID");
+    source = await getImage(deps.db.db, request.imageId);
+    if (!source) throw new SearchInputError(404, "image_not_found", `no image with id ${request.imageId}`);
+  }
+  const query = request.query?.trim() ?? "";
+  if (query === "" && !source) throw new SearchInputError(400, "invalid_request", "query must not be empty (or give an imageId)");
+  const textQuery = query !== "" ? query : [source!.caption ?? "", ...source!.labels].join(" ");
+  const filters: CandidateFilters = { category: request.filters?.category, role: request.filters?.role, excludeId: source?.id };
+
+  const stageMs: StageMs = { expand: 0, embed: 0, vector: 0, fulltext: 0, fuse: 0, rerank: 0 };
+  const [expanded, vector] = await Promise.all([
+    timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
+    timed(stageMs, "embed", async () => {
+      if (source) {
+        const stored = await getEmbedding(deps.db.db, source.id, deps.embedder.model);
+        if (stored && stored.dimensions === deps.embedder.dimensions) {
+          return deps.telemetry.tracedSpan(SPAN.searchEmbed, { "search.embed.source": "stored" }, () => stored.vector);
+        }
+      }
+      return embedQuery(deps, textQuery);
+    }),
+  ]);
+
+  const words = [...expanded.terms, ...expanded.lemmas, ...expanded.synonyms];
+  const [vectorHits, text] = await Promise.all([
+    timed(stageMs, "vector", () =>
+      vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
+    ),
+    timed(stageMs, "fulltext", () => fulltextBranch(deps, { words, k: branchK, filters })),
+  ]);
+
+  const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;
+  const fused = await timed(stageMs, "fuse", () =>
+    fuseStage(deps, { text: text.hits, vector: vectorHits, settings: fusion, keep: keep && ((image) => keep(image.hexColors)) }),
+  );
+  const reranked = await timed(stageMs, "rerank", () =>
+    rerankStage(deps, {
+      original: textQuery,
+      candidates: fused,
+      weight: rerankWeight,
+      topN,
+      color: color ? { hex: color, threshold: config.search.colorThreshold } : undefined,
+    }),
+  );
+
+  const results: SearchHit[] = reranked.ranked.slice(0, limit).map((c, i) => ({
+    id: c.id,
+    rank: i + 1,
+    score: c.score,
+    image: c.image,
+    components: { ...c.components, rerank: c.rerank },
+  }));
+  const { original: _original, ...expandedQuery } = expanded;
+  return {
+    results,
+    explain: {
+      query: textQuery,
+      expandedQuery,
+      terms: words,
+      fulltextQuery: text.tsInput,
+      fusion: { ...fusion, branchK },
+      rerank: { weight: rerankWeight, topN, source: reranked.source, query: textQuery, fallbackReason: reranked.fallbackReason },
+      color: color ? { hex: color, threshold: config.search.colorThreshold, mode: "post-filter over over-fetched candidates" } : undefined,
+      candidates: { text: text.hits.length, vector: vectorHits.length, fused: fused.length },
+      stageMs,
+    },
+  };
+}
+
+export type { FulltextCandidate, VectorCandidate };
