@@ -6,6 +6,8 @@ import { ApiError, errorBody, toErrorResponse } from "./errors.ts";
 import { requestLog } from "./logging.ts";
 import type { GenerationDeps } from "../generation/pipeline.ts";
 import { generationRoutes } from "./routes/generations.ts";
+import type { SearchDeps } from "../search/pipeline.ts";
+import { searchRoutes } from "./routes/search.ts";
 
 /** Everything the HTTP layer needs; pipelines get the parts they use. */
 export interface AppDeps {
@@ -16,6 +18,8 @@ export interface AppDeps {
   isReady?: () => boolean;
   /** The generation pipeline; `POST /api/generate` and `/api/generations` are mounted when set. */
   generation?: GenerationDeps;
+  /** The search pipeline; `POST /api/search` and `GET /api/search` are mounted when set. */
+  search?: SearchDeps;
 }
 
 export type AppEnv = { Variables: TracingVariables };
@@ -72,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   if (deps.generation) app.route("/api", generationRoutes(deps.generation));
+  if (deps.search) app.route("/api", searchRoutes(deps.search));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
