@@ -19,10 +19,17 @@ export interface NeonBridge {
   pgPort: number;
   /** WebSocket connections the relay has accepted so far. */
   readonly connections: number;
-  /** Closes every open relay connection (both sides), as a network failure would. */
+  /** WebSocket connections open right now. */
+  readonly openConnections: number;
+  /** Closes every open relay connection (both sides), as a network failure would; ends a pause. */
   dropConnections(): number;
+  /** Holds client bytes instead of forwarding them (a stalled network), until `dropConnections`. */
+  pause(): void;
   stop(): Promise<void>;
 }
+
+const TERMINATE = [0x58, 0, 0, 0, 4];
+const isTerminate = (bytes: Uint8Array) => bytes.length === 5 && TERMINATE.every((b, i) => bytes[i] === b);
 
 interface Pipe {
   host: string;
@@ -43,14 +50,16 @@ interface Pipe {
  */
 export async function startNeonBridge(options: { pglite?: PGlite } = {}): Promise<NeonBridge> {
   const pglite = options.pglite ?? (await createBlankPglite());
-  // pglite-socket multiplexes connections at the message level, which interleaves interactive
-  // transactions: one connection at a time (the default) and a Pool of 1 on the client side.
-  const pgServer = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 1 });
+  // pglite-socket multiplexes connections onto PGlite's one session at the message level, so two
+  // connections in transactions at once would interleave: clients use a Pool of 1. The server
+  // accepts a few connections so a closing pool and its successor can overlap for a moment.
+  const pgServer = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 8 });
   await pgServer.start();
   const pgPort = Number(pgServer.getServerConn().split(":").pop());
 
   const open = new Set<{ ws: Bun.ServerWebSocket<Pipe>; pipe: Pipe }>();
   let connections = 0;
+  let paused = false;
 
   const relay = Bun.serve<Pipe>({
     hostname: "127.0.0.1",
@@ -100,13 +109,20 @@ export async function startNeonBridge(options: { pglite?: PGlite } = {}): Promis
       },
       message(ws, message) {
         const bytes = typeof message === "string" ? new TextEncoder().encode(message) : new Uint8Array(message);
-        if (ws.data.tcp) ws.data.tcp.write(bytes);
+        // A Postgres server hangs up after Terminate ('X'); pglite-socket does not, and the
+        // driver waits for that before its pool.end() lets go of the socket.
+        if (isTerminate(bytes)) {
+          ws.data.tcp?.end();
+          ws.close();
+          return;
+        }
+        if (ws.data.tcp && !paused) ws.data.tcp.write(bytes);
         else ws.data.pending.push(bytes);
       },
       close(ws) {
         ws.data.closed = true;
         ws.data.tcp?.end();
-        for (const entry of open) if (entry.ws === ws) open.delete(entry);
+        for (const entry of open) if (entry.pipe === ws.data) open.delete(entry);
       },
     },
   });
@@ -126,7 +142,14 @@ export async function startNeonBridge(options: { pglite?: PGlite } = {}): Promis
     get connections() {
       return connections;
     },
+    get openConnections() {
+      return open.size;
+    },
+    pause() {
+      paused = true;
+    },
     dropConnections() {
+      paused = false;
       let dropped = 0;
       for (const entry of [...open]) {
         entry.pipe.tcp?.terminate();
