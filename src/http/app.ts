@@ -4,6 +4,8 @@ import type { Logger } from "../log.ts";
 import { tracing, type Telemetry, type TracingVariables } from "../telemetry/index.ts";
 import { ApiError, errorBody, toErrorResponse } from "./errors.ts";
 import { requestLog } from "./logging.ts";
+import type { IngestDeps } from "../ingest/pipeline.ts";
+import { imageRoutes } from "./routes/images.ts";
 import type { GenerationDeps } from "../generation/pipeline.ts";
 import { generationRoutes } from "./routes/generations.ts";
 import type { SearchDeps } from "../search/pipeline.ts";
@@ -16,6 +18,8 @@ export interface AppDeps {
   log: Logger;
   /** True once the database is open and migrated; `/health` answers 503 before. */
   isReady?: () => boolean;
+  /** The ingest pipeline; `POST /api/images` and the `GET /api/images` calls are mounted when set. */
+  images?: IngestDeps;
   /** The generation pipeline; `POST /api/generate` and `/api/generations` are mounted when set. */
   generation?: GenerationDeps;
   /** The search pipeline; `POST /api/search` and `GET /api/search` are mounted when set. */
@@ -75,6 +79,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return ready ? c.json({ status: "ok" }) : c.json({ status: "starting" }, 503);
   });
 
+  if (deps.images) app.route("/api", imageRoutes(deps.images));
   if (deps.generation) app.route("/api", generationRoutes(deps.generation));
   if (deps.search) app.route("/api", searchRoutes(deps.search));
 

@@ -13,11 +13,13 @@ export interface PaletteOptions {
   sample?: number;
   /** Clusters closer than this (CIE76 ΔE) are merged into one colour. */
   mergeDistance?: number;
+  /** Clusters with a smaller share of the pixels (edge blends, noise) fold into their nearest colour. */
+  minShare?: number;
   maxIterations?: number;
   seed?: number;
 }
 
-const DEFAULTS = { k: 5, sample: 100, mergeDistance: 10, maxIterations: 30, seed: 0x5eed } as const;
+const DEFAULTS = { k: 5, sample: 100, mergeDistance: 10, minShare: 0.02, maxIterations: 30, seed: 0x5eed } as const;
 
 /** A small fast PRNG (mulberry32); deterministic for a seed. */
 function prng(seed: number): () => number {
@@ -146,12 +148,18 @@ function kmeans(points: Float64Array, weights: Float64Array, k: number, maxItera
   return clusters;
 }
 
-/** Folds each cluster into a heavier one closer than `distance`, heaviest first. */
-function mergeNear(clusters: Cluster[], distance: number): Cluster[] {
+/**
+ * Folds each cluster into a heavier one closer than `distance`, and each cluster lighter than
+ * `minWeight` into its nearest heavier one; heaviest first.
+ */
+function mergeNear(clusters: Cluster[], distance: number, minWeight: number): Cluster[] {
   const sorted = [...clusters].sort((a, b) => b.weight - a.weight);
   const kept: Cluster[] = [];
   for (const cluster of sorted) {
-    const near = kept.find((k) => deltaE(k.lab, cluster.lab) < distance);
+    let near = kept.find((k) => deltaE(k.lab, cluster.lab) < distance);
+    if (!near && cluster.weight < minWeight && kept.length > 0) {
+      near = kept.reduce((best, k) => (deltaE(k.lab, cluster.lab) < deltaE(best.lab, cluster.lab) ? k : best));
+    }
     if (!near) {
       kept.push({ ...cluster });
       continue;
@@ -192,8 +200,8 @@ export async function extractPaletteWithShares(input: Uint8Array | Sharp, option
   const { points, weights } = histogram(data, info.channels);
   if (weights.length === 0) return [];
   const k = Math.min(o.k, weights.length);
-  const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, prng(o.seed)), o.mergeDistance);
-  const total = clusters.reduce((sum, c) => sum + c.weight, 0);
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, prng(o.seed)), o.mergeDistance, o.minShare * total);
   return clusters.slice(0, o.k).map((c) => ({ hex: rgbToHex(labToRgb(c.lab)), share: c.weight / total }));
 }
 

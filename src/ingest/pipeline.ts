@@ -1,0 +1,101 @@
+/**
+ * The ingest pipeline: decode → palette and labels → embedding → store, each stage its own span
+ * under the caller's (the HTTP request's, or the CLI's) span.
+ */
+import type { Embedder, Labeler } from "../ai/types.ts";
+import type { AppConfig } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { findImageBySha256 } from "../db/images.ts";
+import { newId } from "../db/ids.ts";
+import { IMAGE_ROLES, type ImageRole } from "../db/schema.ts";
+import type { Logger } from "../log.ts";
+import type { BlobStore } from "../storage/types.ts";
+import type { Telemetry } from "../telemetry/index.ts";
+import { decodeStage } from "./decode.ts";
+import { embedStage } from "./embed.ts";
+import { IngestError } from "./errors.ts";
+import { labelStage, type GivenLabels } from "./label.ts";
+import { paletteStage } from "./palette.ts";
+import { storeImage, type IngestResult } from "./store.ts";
+
+export type { IngestResult } from "./store.ts";
+
+/** Everything the pipeline uses, passed in (tests build it with fakes or embedded defaults). */
+export interface IngestDeps {
+  db: Db;
+  storage: BlobStore;
+  embedder: Embedder;
+  /** A vision labeler (Gemini); absent offline. */
+  labeler?: Labeler;
+  telemetry: Telemetry;
+  config: Pick<AppConfig, "ingest"> & { gemini: Pick<AppConfig["gemini"], "auxTimeoutMs"> };
+  log?: Logger;
+}
+
+/** One upload. */
+export interface IngestInput extends GivenLabels {
+  bytes: Uint8Array;
+  /** Default `corpus`. */
+  role?: ImageRole;
+  /** The client's file name; stored as information only, never used for a key. */
+  originalName?: string;
+}
+
+/**
+ * sha256 (hex) of an upload; the key the service de-duplicates by.
+ *
+ * @example
+ * const hash = sha256Hex(bytes);
+ */
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+function cleanName(name: string | undefined): string | null {
+  if (!name) return null;
+  const base = name.split(/[\\/]/).pop() ?? "";
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
+  return clean === "" ? null : clean;
+}
+
+/**
+ * Stores one image: validates and decodes it, finds its palette, labels and embedding, writes
+ * the blobs and the rows. The same bytes twice give the stored image with `created: false`.
+ * Throws `IngestError` (4xx) for bad input; nothing is written then.
+ *
+ * @example
+ * const { image, created } = await ingestImage(deps, { bytes, caption: "a red boat", labels: ["boat"], category: "natural" });
+ */
+export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
+  const role = input.role ?? "corpus";
+  if (!IMAGE_ROLES.includes(role)) throw new IngestError("invalid_request", `role must be one of ${IMAGE_ROLES.join(", ")}`);
+  const { bytes } = input;
+  if (bytes.byteLength === 0) throw new IngestError("empty_file", "the file is empty");
+  if (bytes.byteLength > deps.config.ingest.maxUploadBytes) {
+    throw new IngestError("payload_too_large", `the file is larger than ${deps.config.ingest.maxUploadBytes} bytes`);
+  }
+  const sha256 = sha256Hex(bytes);
+  const existing = await findImageBySha256(deps.db, sha256);
+  if (existing) return { image: existing, created: false };
+
+  const decoded = await decodeStage(deps.telemetry, deps.config.ingest, bytes);
+  const [hexColors, text] = await Promise.all([
+    paletteStage(deps.telemetry, decoded.pixels),
+    labelStage(
+      { telemetry: deps.telemetry, labeler: deps.labeler, log: deps.log, timeoutMs: deps.config.gemini.auxTimeoutMs },
+      input,
+      { bytes: decoded.thumbnail, mimeType: "image/webp" },
+    ),
+  ]);
+  const embeddings = await embedStage(deps, text);
+  return storeImage(deps, {
+    id: newId(),
+    sha256,
+    role,
+    originalName: cleanName(input.originalName),
+    decoded,
+    text,
+    hexColors,
+    embeddings,
+  });
+}
