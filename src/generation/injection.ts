@@ -97,14 +97,17 @@ export function injectReferences(deps: InjectionDeps, input: { prompt: string; c
     }
 
     const references: ImageReference[] = [];
-    for (const row of pickReferences(rows, input.seed, rows.length)) {
-      if (references.length >= max) break;
-      const blob = await deps.storage.get(row.storageKey);
-      if (!blob) {
-        reasons.push(`reference ${row.id} has no stored bytes`);
-        continue;
-      }
-      references.push({ id: row.id, role: "tone", bytes: blob.bytes, mimeType: row.mimeType, hexColors: row.hexColors });
+    const candidates = pickReferences(rows, input.seed, rows.length);
+    // Read the picks in parallel; a pick whose bytes are gone is replaced by the next candidate.
+    for (let next = 0; references.length < max && next < candidates.length; ) {
+      const batch = candidates.slice(next, next + max - references.length);
+      next += batch.length;
+      const blobs = await Promise.all(batch.map((row) => deps.storage.get(row.storageKey)));
+      batch.forEach((row, i) => {
+        const blob = blobs[i];
+        if (blob) references.push({ id: row.id, role: "tone", bytes: blob.bytes, mimeType: row.mimeType, hexColors: row.hexColors });
+        else reasons.push(`reference ${row.id} has no stored bytes`);
+      });
     }
     if (references.length === 0) pool = "none";
 

@@ -1,6 +1,6 @@
 import { ImageModelError, type AspectRatio, type ImageModel, type ImageResult } from "../ai/image-model.ts";
 import type { TextModel, WordVectors } from "../ai/types.ts";
-import { insertGeneration, updateGeneration, type Db, type GenerationRow } from "../db/index.ts";
+import { insertGeneration, updateGeneration, type Db, type GenerationPatch, type GenerationRow } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
 import { GENAI_ATTR, SPAN, SpanKind, type Telemetry } from "../telemetry/index.ts";
@@ -88,6 +88,8 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
     traceId: deps.telemetry.currentTraceId() ?? null,
   });
   let usage: { inputTokens?: number; outputTokens?: number } = {};
+  /** What the stages learn (built prompt, references, classification), written with the outcome. */
+  const details: GenerationPatch = {};
   try {
     const classification = await classifyPrompt(
       { telemetry: deps.telemetry, textModel: deps.textModel, wordVectors: deps.wordVectors, timeoutMs: deps.classifyTimeoutMs },
@@ -106,7 +108,7 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
       scene: classification.scene,
       person: classification.person,
     });
-    await updateGeneration(deps.db, generation.id, {
+    Object.assign(details, {
       builtPrompt: built.text,
       references: injection.references.map((r) => ({ id: r.id, role: "tone-ref" as const })),
       parameters: {
@@ -114,7 +116,7 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
         classification: { category: classification.category ?? null, source: classification.source, toneRatio: classification.toneRatio, person: classification.person, scene: classification.scene },
         injection: { pool: injection.pool, angle: injection.angle.id, ...(injection.reason ? { reason: injection.reason } : {}) },
       },
-    });
+    } satisfies GenerationPatch);
 
     const result = await callModel(deps, {
       prompt: built.text,
@@ -125,6 +127,7 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
     });
     usage = { inputTokens: result.inputTokens, outputTokens: result.outputTokens };
     const stored = await storeGeneratedImage(deps, generation.id, result.bytes, {
+      ...details,
       status: "succeeded",
       model: result.model,
       latencyMs: since(started),
@@ -138,6 +141,7 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
     if (error instanceof ImageModelError) usage = { inputTokens: error.details.inputTokens, outputTokens: error.details.outputTokens };
     try {
       await updateGeneration(deps.db, generation.id, {
+        ...details,
         status: "failed",
         errorKind: failure.kind,
         errorMessage: failure.message,

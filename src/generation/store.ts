@@ -43,9 +43,11 @@ export function storeGeneratedImage(deps: StoreDeps, id: string, bytes: Uint8Arr
     } catch (error) {
       throw new ImageModelError("no_image", `the model's image could not be decoded: ${(error as Error).message}`);
     }
-    const hexColors = await extractPalette(png, 5);
     const key = generatedKey(id, "png");
-    await deps.storage.put(key, png, { contentType: "image/png", cacheControl: "public, max-age=31536000, immutable" });
+    const [hexColors] = await Promise.all([
+      extractPalette(png, 5),
+      deps.storage.put(key, png, { contentType: "image/png", cacheControl: "public, max-age=31536000, immutable" }),
+    ]);
     const row = await updateGeneration(deps.db, id, { ...patch, outputKey: key, hexColors });
     if (!row) throw new Error(`generation ${id} vanished before it was stored`);
     span.setAttributes({ "generation.output_bytes": png.byteLength, "generation.output_width": width, "generation.output_height": height });
