@@ -5,6 +5,7 @@ import { ConcurrencyLimiter, OverloadedError } from "../src/generation/limiter.t
 import { ANGLE_PRESETS, buildPrompt, TONE_RATIOS, type PromptInput } from "../src/generation/prompt.ts";
 import { createTestTelemetry, SPAN } from "../src/telemetry/index.ts";
 import type { TextModel } from "../src/ai/types.ts";
+import { createWordVectors } from "../src/ai/word-vectors.ts";
 
 const SUBJECT = "  A weathered lighthouse keeper, holding a lantern — 50% \"quoted\" & <odd> text  ";
 
@@ -114,6 +115,18 @@ describe("classifyOffline (keywords)", () => {
     expect((await classifyOffline("three foxes")).category).toBe("animal");
     expect((await classifyOffline("two puppies")).category).toBe("animal");
   });
+});
+
+describe("classifyOffline (word vectors)", () => {
+  test("a prompt no keyword matches is placed by its clearest content word", async () => {
+    const wordVectors = createWordVectors();
+    expect(await classifyOffline("a majestic stallion", wordVectors)).toMatchObject({ category: "animal", source: "word-vectors" });
+    expect(await classifyOffline("a warm croissant", wordVectors)).toMatchObject({ category: "food", source: "word-vectors" });
+    expect(await classifyOffline("a lonely lighthouse", wordVectors)).toMatchObject({ category: "architecture", source: "word-vectors" });
+    expect(await classifyOffline("xqzzy blorp", wordVectors)).toMatchObject({ category: undefined, source: "none" });
+    // Keywords still decide first.
+    expect(await classifyOffline("a majestic horse", wordVectors)).toMatchObject({ category: "animal", source: "keywords" });
+  }, 60_000);
 });
 
 describe("classifyPrompt", () => {

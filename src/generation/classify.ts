@@ -13,9 +13,9 @@ export const CATEGORY_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
   interior: ["interior", "room", "kitchen", "bedroom", "living", "office", "cafe", "restaurant", "lobby", "bathroom", "furniture", "sofa"],
   food: ["food", "dish", "meal", "cake", "bread", "pizza", "coffee", "fruit", "salad", "dessert", "soup", "breakfast", "cuisine", "plate", "drink", "cocktail", "ramen", "noodle", "sushi", "burger", "egg", "bowl", "pasta", "tea"],
   animal: ["animal", "dog", "cat", "bird", "horse", "fox", "wolf", "lion", "tiger", "bear", "deer", "fish", "owl", "rabbit", "puppy", "kitten", "wildlife"],
-  product: ["product", "bottle", "watch", "shoe", "sneaker", "phone", "perfume", "packaging", "cosmetic", "gadget", "headphones", "bag", "jewelry", "ring"],
+  product: ["product", "bottle", "watch", "shoe", "sneaker", "phone", "perfume", "packaging", "cosmetic", "gadget", "headphones", "bag", "handbag", "purse", "wallet", "jewelry", "ring"],
   fashion: ["fashion", "dress", "outfit", "clothing", "runway", "jacket", "coat", "suit", "gown", "streetwear", "editorial"],
-  vehicle: ["car", "vehicle", "truck", "motorcycle", "bike", "bicycle", "train", "plane", "airplane", "boat", "ship", "bus"],
+  vehicle: ["car", "vehicle", "truck", "motorcycle", "bike", "bicycle", "train", "plane", "airplane", "boat", "ship", "bus", "sedan", "van", "tractor"],
   abstract: ["abstract", "pattern", "texture", "geometric", "shapes", "gradient", "fractal", "swirl"],
 };
 
@@ -95,24 +95,31 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return dot;
 }
 
-/** The category whose keywords are nearest to any content word of the prompt (unit vectors). */
-function vectorCategory(wv: WordVectors, prompt: string, minSimilarity = 0.55): string | undefined {
-  const content = wv.tokenize(prompt).filter((t) => !t.stopWord);
+/**
+ * The category a content word points to most clearly: for each word, its best category's
+ * similarity (to that category's nearest keyword) must reach `minSimilarity`, and the word wins
+ * by its margin over its second-best category, so an adjective near several categories
+ * ("majestic") loses to a noun near one ("stallion" → animal).
+ */
+function vectorCategory(wv: WordVectors, prompt: string, minSimilarity = 0.45, minMargin = 0.05): string | undefined {
+  const keywordVectors = Object.entries(CATEGORY_KEYWORDS).map(
+    ([category, keywords]) => [category, keywords.flatMap((k) => wv.vector(k) ?? [])] as const,
+  );
   let best: string | undefined;
-  let bestScore = minSimilarity;
-  for (const token of content) {
-    const v = wv.vector(token.lemma) ?? wv.vector(token.word);
+  let bestMargin = minMargin;
+  for (const token of wv.tokenize(prompt)) {
+    if (token.stopWord) continue;
+    const v = wv.vector(token.word) ?? wv.vector(token.lemma);
     if (!v) continue;
-    for (const [category, keywords] of Object.entries(CATEGORY_KEYWORDS)) {
-      for (const keyword of keywords) {
-        const k = wv.vector(keyword);
-        if (!k) continue;
-        const score = cosine(v, k);
-        if (score > bestScore) {
-          bestScore = score;
-          best = category;
-        }
-      }
+    const scores = keywordVectors
+      .map(([category, vectors]) => ({ category, score: Math.max(-1, ...vectors.map((k) => cosine(v, k))) }))
+      .sort((a, b) => b.score - a.score);
+    const [first, second] = scores;
+    if (!first || first.score < minSimilarity) continue;
+    const margin = first.score - (second?.score ?? -1);
+    if (margin > bestMargin) {
+      bestMargin = margin;
+      best = first.category;
     }
   }
   return best;
