@@ -1,9 +1,10 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { IMAGE_ROLES, type ImageRow } from "../../db/schema.ts";
+import { IMAGE_ROLES } from "../../db/schema.ts";
 import { searchImages, type SearchDeps, type SearchOutcome, type SearchRequest } from "../../search/pipeline.ts";
 import type { AppEnv } from "../app.ts";
 import { parseWith, readJson } from "../validation.ts";
+import { imageRecord } from "./images.ts";
 
 /** Longest query accepted, in characters. */
 export const MAX_QUERY_LENGTH = 500;
@@ -58,37 +59,13 @@ const SearchQueryString = z
   })
   .strict();
 
-/**
- * The image record as the search answer shows it.
- *
- * @example
- * imageView(row) // { id, width, height, mimeType, hexColors, labels, caption, category, role, url, ... }
- */
-export function imageView(row: ImageRow) {
-  return {
-    id: row.id,
-    width: row.width,
-    height: row.height,
-    mimeType: row.mimeType,
-    byteSize: row.byteSize,
-    hexColors: row.hexColors,
-    labels: row.labels,
-    caption: row.caption,
-    category: row.category,
-    role: row.role,
-    originalName: row.originalName,
-    createdAt: row.createdAt.toISOString(),
-    url: `/api/images/${row.id}/file`,
-  };
-}
-
 function answer(c: Context<AppEnv>, outcome: SearchOutcome, explain: boolean) {
   return c.json({
     results: outcome.results.map((hit) => ({
       id: hit.id,
       rank: hit.rank,
       score: hit.score,
-      image: imageView(hit.image),
+      image: imageRecord(hit.image),
       components: hit.components,
     })),
     traceId: c.get("traceId"),
