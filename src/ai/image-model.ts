@@ -4,11 +4,21 @@
  * or throw an {@link ImageModelError} whose `kind` says what went wrong.
  */
 
-/** Aspect ratios the Gemini image models accept (and the offline renderer draws). */
+/**
+ * Aspect ratios the Gemini image models accept (and the offline renderer draws).
+ *
+ * @example
+ * z.enum(ASPECT_RATIOS).parse("16:9");
+ */
 export const ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"] as const;
 export type AspectRatio = (typeof ASPECT_RATIOS)[number];
 
-/** Why a model call failed; the HTTP layer maps each to a status. */
+/**
+ * Why a model call failed; the HTTP layer maps each to a status.
+ *
+ * @example
+ * if (IMAGE_ERROR_KINDS.includes(row.errorKind as ImageErrorKind)) showModelError(row);
+ */
 export const IMAGE_ERROR_KINDS = ["timeout", "rate_limited", "upstream_error", "safety_blocked", "no_image"] as const;
 export type ImageErrorKind = (typeof IMAGE_ERROR_KINDS)[number];
 

@@ -1,7 +1,12 @@
 import sharp, { type OverlayOptions } from "sharp";
 import { ImageModelError, type AspectRatio, type ImageModel, type ImageRequest, type ImageResult } from "./image-model.ts";
 
-/** Model id the offline renderer answers with. */
+/**
+ * Model id the offline renderer answers with.
+ *
+ * @example
+ * expect(result.model).toBe(OFFLINE_IMAGE_MODEL);
+ */
 export const OFFLINE_IMAGE_MODEL = "offline-moodboard-1";
 
 /** Colour words a prompt may name, and the colour each adds to the palette. */
@@ -64,7 +69,12 @@ export function createOfflineImageModel(options: OfflineImageOptions = {}): Imag
   };
 }
 
-/** Width and height for an aspect ratio with `longSide` pixels on the long side. */
+/**
+ * Width and height for an aspect ratio with `longSide` pixels on the long side.
+ *
+ * @example
+ * dimensionsFor("16:9", 768); // { width: 768, height: 432 }
+ */
 export function dimensionsFor(aspectRatio: AspectRatio, longSide: number): { width: number; height: number } {
   const [w, h] = aspectRatio.split(":").map(Number) as [number, number];
   return w >= h ? { width: longSide, height: Math.round((longSide * h) / w) } : { width: Math.round((longSide * w) / h), height: longSide };

@@ -5,6 +5,9 @@ import { TONE_RATIOS, type ToneRatio } from "./prompt.ts";
 /**
  * The categories generation knows, each with the words that point to it. They name the
  * tone-reference pools (`refs/tone/<category>/`); a prompt matching none draws from any pool.
+ *
+ * @example
+ * CATEGORY_KEYWORDS.animal.includes("fox"); // true
  */
 export const CATEGORY_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
   portrait: ["portrait", "face", "headshot", "selfie", "person", "man", "woman", "girl", "boy", "child", "model", "smile", "eyes"],
@@ -19,6 +22,12 @@ export const CATEGORY_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
   abstract: ["abstract", "pattern", "texture", "geometric", "shapes", "gradient", "fractal", "swirl"],
 };
 
+/**
+ * The category names, in keyword-table order (ties go to the first).
+ *
+ * @example
+ * CATEGORIES.includes("portrait"); // true
+ */
 export const CATEGORIES = Object.keys(CATEGORY_KEYWORDS);
 
 const PERSON_WORDS = new Set([

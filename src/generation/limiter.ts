@@ -1,6 +1,9 @@
 /**
  * Past the queue: the service is busy. Carries the HTTP shape (503 + `Retry-After`) as plain
  * fields so the HTTP layer maps it without this module importing Hono.
+ *
+ * @example
+ * if (error instanceof OverloadedError) c.header("Retry-After", String(error.retryAfterSeconds));
  */
 export class OverloadedError extends Error {
   readonly status = 503;

@@ -11,7 +11,12 @@ import { tracedBuildPrompt } from "./prompt.ts";
 import { newSeed } from "./seed.ts";
 import { storeGeneratedImage } from "./store.ts";
 
-/** Attributes of the model-call span besides the GenAI conventions. */
+/**
+ * Attributes of the model-call span besides the GenAI conventions.
+ *
+ * @example
+ * span.setAttribute(GENERATION_ATTR.queueWaitMs, permit.waitedMs);
+ */
 export const GENERATION_ATTR = {
   provider: "gen_ai.provider.name",
   queueWaitMs: "generation.queue_wait_ms",

@@ -1,6 +1,11 @@
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 
-/** How strongly the tone references colour the image, in percent. */
+/**
+ * How strongly the tone references colour the image, in percent.
+ *
+ * @example
+ * TONE_RATIOS.includes(75); // true
+ */
 export const TONE_RATIOS = [25, 50, 75, 100] as const;
 export type ToneRatio = (typeof TONE_RATIOS)[number];
 
@@ -10,7 +15,12 @@ export interface AnglePreset {
   directive: string;
 }
 
-/** The small set of angle directives generation chooses from. */
+/**
+ * The small set of angle directives generation chooses from.
+ *
+ * @example
+ * const overhead = ANGLE_PRESETS.find((p) => p.id === "overhead");
+ */
 export const ANGLE_PRESETS: readonly AnglePreset[] = [
   { id: "eye-level", directive: "Eye-level camera, straight on, natural perspective." },
   { id: "three-quarter", directive: "Three-quarter view from slightly above eye level, the subject turned about 45 degrees." },

@@ -9,7 +9,12 @@ import type { AppEnv } from "../app.ts";
 import { ApiError } from "../errors.ts";
 import { parseWith, readJson } from "../validation.ts";
 
-/** Longest prompt accepted, in characters. */
+/**
+ * Longest prompt accepted, in characters.
+ *
+ * @example
+ * z.string().max(MAX_PROMPT_LENGTH);
+ */
 export const MAX_PROMPT_LENGTH = 4_000;
 
 const GenerateBody = z.object({
