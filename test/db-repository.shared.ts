@@ -4,6 +4,7 @@ import type { Database } from "../src/db/client.ts";
 import { DatabaseQueryError, InvalidCursorError } from "../src/db/errors.ts";
 import { getGeneration, insertGeneration, listGenerations, updateGeneration } from "../src/db/generations.ts";
 import {
+  bulkInsertImages,
   deleteImage,
   DuplicateImageError,
   findImageBySha256,
@@ -136,6 +137,26 @@ export function describeRepository(name: string, open: () => Promise<RepositoryT
       expect(await findImageBySha256(db(), sha)).toBeUndefined();
       // The connection is usable afterwards.
       expect(await insertImageWithEmbeddings(db(), newImage({ sha256: sha }), [])).toMatchObject({ sha256: sha });
+    });
+
+    test("bulk insert stores many images and embeddings in one transaction, or none of them", async () => {
+      const category = tag("bulk-");
+      const items = Array.from({ length: 30 }, (_, i) => ({
+        image: newImage({ sha256: tag("bk-"), category, caption: `bulk "quoted" caption ${i}`, labels: ["a,b", 'q"uote', `n${i}`], hexColors: ["#010203"], role: i % 3 === 0 ? ("tone-ref" as const) : undefined }),
+        embeddings: [{ model: "wink-sg-100d", dimensions: 100, vector: nearVector(i, 100, 0) }],
+      }));
+      const ids = await bulkInsertImages(db(), items);
+      expect(ids).toHaveLength(30);
+      const rows = await getImagesByIds(db(), ids);
+      expect(rows.map((r) => r.sha256)).toEqual(items.map((it) => it.image.sha256));
+      expect(rows[4]).toMatchObject({ caption: 'bulk "quoted" caption 4', labels: ["a,b", 'q"uote', "n4"], hexColors: ["#010203"], role: "corpus", category, width: 640 });
+      expect(rows[3]!.role).toBe("tone-ref");
+      const hits = await vectorCandidates(db(), { model: "wink-sg-100d", dimensions: 100, vector: nearVector(7, 100, 0), k: 1, efSearch: 40, filters: { category } });
+      expect(hits[0]!.id).toBe(ids[7]!);
+      expect((await fulltextCandidates(db(), { query: "quoted caption", k: 50, filters: { category } })).length).toBe(30);
+      const again = [{ image: newImage({ sha256: tag("bk-new-"), category }), embeddings: [] }, { image: newImage({ sha256: items[0]!.image.sha256 }), embeddings: [] }];
+      await expect(bulkInsertImages(db(), again)).rejects.toBeInstanceOf(DuplicateImageError);
+      expect(await findImageBySha256(db(), again[0]!.image.sha256)).toBeUndefined();
     });
 
     test("embeddings whose size does not match are refused before touching the database", async () => {

@@ -87,6 +87,72 @@ export async function insertImageWithEmbeddings(db: Db, image: NewImage, embeddi
   }
 }
 
+/** One image and its embeddings, for `bulkInsertImages`. */
+export interface BulkImage {
+  image: NewImage;
+  embeddings: EmbeddingInput[];
+}
+
+/**
+ * Stores many images and their embeddings in one transaction with two statements, each taking
+ * its rows as one JSON parameter (`jsonb_to_recordset`), so a large corpus loads at thousands of rows per second
+ * instead of one round trip per image. Same bytes twice throw `DuplicateImageError` and store
+ * nothing; returns the ids in input order.
+ *
+ * @example
+ * const ids = await bulkInsertImages(db, items.map((it) => ({ image: it.image, embeddings: [it.embedding] })));
+ */
+export async function bulkInsertImages(db: Db, items: readonly BulkImage[]): Promise<string[]> {
+  if (items.length === 0) return [];
+  for (const item of items) item.embeddings.forEach(checkEmbedding);
+  const createdAt = new Date();
+  const rows = items.map((item) => ({ ...item.image, id: item.image.id ?? newId(), createdAt: item.image.createdAt ?? createdAt }));
+  const imageJson = rows.map((r) => ({
+    id: r.id,
+    storage_key: r.storageKey,
+    original_name: r.originalName ?? null,
+    mime_type: r.mimeType,
+    width: r.width,
+    height: r.height,
+    byte_size: r.byteSize,
+    sha256: r.sha256,
+    caption: r.caption ?? null,
+    labels: r.labels ?? [],
+    category: r.category ?? null,
+    role: r.role ?? "corpus",
+    hex_colors: r.hexColors ?? [],
+    created_at: r.createdAt.toISOString(),
+  }));
+  const embeddingJson = items.flatMap((item, i) =>
+    item.embeddings.map((e) => ({ image_id: rows[i]!.id, model: e.model, dimensions: e.dimensions, embedding: `[${e.vector.join(",")}]` })),
+  );
+  try {
+    await guard(() =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql`
+          insert into ${images} (id, storage_key, original_name, mime_type, width, height, byte_size, sha256, caption, labels, category, role, hex_colors, created_at)
+          select u.id, u.storage_key, u.original_name, u.mime_type, u.width, u.height, u.byte_size, u.sha256, u.caption,
+                 array(select jsonb_array_elements_text(u.labels)), u.category, u.role,
+                 array(select jsonb_array_elements_text(u.hex_colors)), u.created_at
+          from jsonb_to_recordset(${JSON.stringify(imageJson)}::jsonb) as u(id uuid, storage_key text, original_name text, mime_type text,
+            width int, height int, byte_size int, sha256 text, caption text, labels jsonb, category text, role text, hex_colors jsonb, created_at timestamptz)`);
+        if (embeddingJson.length > 0) {
+          await tx.execute(sql`
+            insert into ${imageEmbeddings} (image_id, model, dimensions, embedding, created_at)
+            select u.image_id, u.model, u.dimensions, u.embedding::vector, ${createdAt.toISOString()}::timestamptz
+            from jsonb_to_recordset(${JSON.stringify(embeddingJson)}::jsonb) as u(image_id uuid, model text, dimensions int, embedding text)`);
+        }
+      }),
+    );
+  } catch (error) {
+    if (error instanceof DatabaseQueryError && error.code === "23505" && error.constraint === "images_sha256_key") {
+      throw new DuplicateImageError("(one of the batch)", undefined);
+    }
+    throw error;
+  }
+  return rows.map((r) => r.id);
+}
+
 /**
  * One image by id, or undefined (also for a malformed id).
  *

@@ -5,6 +5,7 @@ export { DatabaseQueryError, DatabaseUnavailableError, InvalidCursorError, isCon
 export { isUuid, newId } from "./ids.ts";
 export { decodeCursor, encodeCursor } from "./cursor.ts";
 export {
+  bulkInsertImages,
   deleteImage,
   DuplicateImageError,
   findImageBySha256,
@@ -14,7 +15,7 @@ export {
   insertImageWithEmbeddings,
 } from "./images.ts";
 export { listImages } from "./images.ts";
-export type { EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
+export type { BulkImage, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
 export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";
