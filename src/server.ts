@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
+import { openDatabase, type Database } from "./db/index.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
 
@@ -14,6 +15,8 @@ export interface RunningServer {
 export interface StartOptions {
   log?: Logger;
   telemetry?: Telemetry;
+  /** An open, migrated database to use instead of opening the configured one (tests); the caller closes it. */
+  database?: Database;
 }
 
 /**
@@ -31,7 +34,13 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   const closers: Array<() => Promise<void>> = [];
   let ready = false;
 
-  const deps: AppDeps = { config, telemetry, log, isReady: () => ready };
+  // Applies pending migrations unless DB_MIGRATE_ON_START=false; an unreachable database stops startup.
+  const database =
+    options.database ??
+    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart }));
+  if (!options.database) closers.push(() => database.close());
+
+  const deps: AppDeps = { config, telemetry, log, database, isReady: () => ready };
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 120 });
   ready = true;

@@ -8,6 +8,10 @@ import { DrizzleQueryError } from "drizzle-orm/errors";
  * if (error instanceof DatabaseUnavailableError) return c.json(errorBody("database_unavailable", error.message), 503);
  */
 export class DatabaseUnavailableError extends Error {
+  /** Read by the HTTP error mapper (duck-typed, so this layer does not import Hono). */
+  readonly status = 503;
+  readonly code = "database_unavailable";
+  readonly expose = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "DatabaseUnavailableError";
@@ -39,6 +43,9 @@ export class DatabaseQueryError extends Error {
  * if (error instanceof InvalidCursorError) throw new ApiError(400, "invalid_cursor", error.message);
  */
 export class InvalidCursorError extends Error {
+  readonly status = 400;
+  readonly code = "invalid_cursor";
+  readonly expose = true;
   constructor(message = "cursor is not valid") {
     super(message);
     this.name = "InvalidCursorError";

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppConfig } from "../config.ts";
+import type { Database } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import { tracing, type Telemetry, type TracingVariables } from "../telemetry/index.ts";
 import { ApiError, errorBody, toErrorResponse } from "./errors.ts";
@@ -18,6 +19,8 @@ export interface AppDeps {
   log: Logger;
   /** True once the database is open and migrated; `/health` answers 503 before. */
   isReady?: () => boolean;
+  /** The open database (PGlite or Neon); pipelines take `database.db`. */
+  database?: Database;
   /** The ingest pipeline; `POST /api/images` and the `GET /api/images` calls are mounted when set. */
   images?: IngestDeps;
   /** The generation pipeline; `POST /api/generate` and `/api/generations` are mounted when set. */
