@@ -29,3 +29,28 @@ test("an unreachable DATABASE_URL stops startup with one error naming the host, 
   expect(error.message).toStartWith("database at 127.0.0.1 cannot be reached");
   expect(error.message).not.toContain("Hunter2-Secret");
 }, 30_000);
+
+test("database errors reach clients as 503 (unavailable) and 400 (bad cursor) JSON, with no SQL or values", async () => {
+  const { createApp } = await import("../src/http/app.ts");
+  const { InvalidCursorError, toDatabaseError } = await import("../src/db/errors.ts");
+  const { telemetry } = createTestTelemetry();
+  const app = createApp({ config: loadConfig({ LOG_LEVEL: "silent" }), telemetry, log: silentLogger });
+  app.get("/lost", () => {
+    throw toDatabaseError(Object.assign(new Error("Connection terminated unexpectedly"), { code: undefined }));
+  });
+  app.get("/cursor", () => {
+    throw new InvalidCursorError();
+  });
+  app.get("/sql", () => {
+    throw toDatabaseError(Object.assign(new Error('invalid input syntax for type uuid: "SECRET-VALUE"'), { code: "22P02" }));
+  });
+  const lost = await app.request("/lost");
+  expect(lost.status).toBe(503);
+  expect(await lost.json()).toEqual({ error: { code: "database_unavailable", message: "database connection lost; try again" } });
+  const cursor = await app.request("/cursor");
+  expect(cursor.status).toBe(400);
+  expect(await cursor.json()).toEqual({ error: { code: "invalid_cursor", message: "cursor is not valid" } });
+  const bad = await app.request("/sql");
+  expect(bad.status).toBe(500);
+  expect(await bad.text()).not.toContain("SECRET-VALUE");
+});
