@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,8 @@ import { silentLogger } from "../src/log.ts";
 import { createLocalBlobStore, StorageUnavailableError, type BlobStore } from "../src/storage/index.ts";
 import { scene } from "./ingest-fixtures.ts";
 import { jsonOf, ingestSuite, openSuite, stored, type SuiteContext } from "./ingest-suite.shared.ts";
+
+setDefaultTimeout(30_000);
 
 ingestSuite("local", async () => {
   const dir = await mkdtemp(join(tmpdir(), "ingest-local-"));

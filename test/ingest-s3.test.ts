@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { images } from "../src/db/schema.ts";
 import { createS3BlobStore } from "../src/storage/index.ts";
 import { startS3, type TestS3 } from "./harness/s3.ts";
 import { scene } from "./ingest-fixtures.ts";
 import { jsonOf, ingestSuite, openSuite, type SuiteContext } from "./ingest-suite.shared.ts";
+
+setDefaultTimeout(30_000);
 
 function s3Store(s3: TestS3, timeoutMs?: number) {
   return createS3BlobStore({

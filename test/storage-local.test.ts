@@ -1,9 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalBlobStore } from "../src/storage/index.ts";
 import { storageContract } from "./storage-contract.shared.ts";
+
+setDefaultTimeout(30_000);
 
 storageContract("local", async () => {
   const dir = await mkdtemp(join(tmpdir(), "blobs-"));

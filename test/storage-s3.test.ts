@@ -1,7 +1,9 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createS3BlobStore, StorageUnavailableError } from "../src/storage/index.ts";
 import { startS3, type TestS3 } from "./harness/s3.ts";
 import { storageContract } from "./storage-contract.shared.ts";
+
+setDefaultTimeout(30_000);
 
 function storeFor(s3: TestS3, timeoutMs?: number) {
   return createS3BlobStore({

@@ -17,6 +17,8 @@ export const SPAN = {
   ingestPalette: "ingest.palette",
   ingestLabel: "ingest.label",
   ingestEmbed: "ingest.embed",
+  /** Root span of one file in the bulk ingest and seed CLIs (the HTTP path's root is the request). */
+  ingestFile: "ingest.file",
   generationClassify: "generation.classify",
   generationInjection: "generation.injection",
   generationPromptBuild: "generation.prompt_build",

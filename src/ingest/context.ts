@@ -1,0 +1,39 @@
+/**
+ * Opens what the ingest pipeline needs outside the HTTP server (the bulk CLIs): the database,
+ * the blob store and the model providers chosen by the settings.
+ */
+import { createAiProviders } from "../ai/index.ts";
+import type { AppConfig } from "../config.ts";
+import { openDatabase } from "../db/client.ts";
+import type { Logger } from "../log.ts";
+import { createBlobStore } from "../storage/index.ts";
+import type { Telemetry } from "../telemetry/index.ts";
+import type { IngestDeps } from "./pipeline.ts";
+
+/**
+ * Opens the database (migrating it when `DB_MIGRATE_ON_START` says so), the blob store and the
+ * embedder/labeler; `close` releases them.
+ *
+ * @example
+ * const { deps, close } = await openIngestDeps(config, { telemetry, log });
+ * await ingestImage(deps, { bytes });
+ * await close();
+ */
+export async function openIngestDeps(config: AppConfig, options: { telemetry: Telemetry; log: Logger }): Promise<{ deps: IngestDeps; close(): Promise<void> }> {
+  const { telemetry, log } = options;
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart });
+  try {
+    const storage = await createBlobStore(config, telemetry, log);
+    const ai = createAiProviders(config, { telemetry, log });
+    return {
+      deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log },
+      async close() {
+        await storage.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
