@@ -1,6 +1,8 @@
 /**
  * `ingest.palette`: the dominant colours of an image — k-means in CIE Lab on a 100×100 copy,
- * seeded k-means++ so the same image always gives the same palette.
+ * seeded k-means++ so the same image always gives the same palette; 2k clusters are found, then
+ * near-duplicates (ΔE < 10) and slivers (< 2% of pixels) are folded into their neighbours and the
+ * k heaviest kept. Hand-written: no maintained package does seeded k-means in Lab over sharp's pixels.
  */
 import sharp, { type Sharp } from "sharp";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
@@ -199,7 +201,9 @@ export async function extractPaletteWithShares(input: Uint8Array | Sharp, option
     .toBuffer({ resolveWithObject: true });
   const { points, weights } = histogram(data, info.channels);
   if (weights.length === 0) return [];
-  const k = Math.min(o.k, weights.length);
+  // Over-cluster, then merge near-duplicates: with exactly k clusters, k-means blends distinct
+  // minor colours into the dominant ones and reports muddy averages.
+  const k = Math.min(o.k * 2, weights.length);
   const total = weights.reduce((sum, w) => sum + w, 0);
   const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, prng(o.seed)), o.mergeDistance, o.minShare * total);
   return clusters.slice(0, o.k).map((c) => ({ hex: rgbToHex(labToRgb(c.lab)), share: c.weight / total }));
