@@ -26,7 +26,14 @@ export function describeQuery(text: string): QueryInfo {
   return { operation, collection };
 }
 
-/** Runs one statement inside a CLIENT span under the current span; values never reach the span. */
+/**
+ * Runs one statement inside a CLIENT span under the current span; values never reach the span.
+ * A failure records the SQLSTATE (`db.response.status_code`), not the driver's message, which
+ * can quote values.
+ *
+ * @example
+ * await querySpan(telemetry, "select 1", () => client.query("select 1"));
+ */
 export async function querySpan<T>(telemetry: Telemetry, text: string, run: () => Promise<T>, server?: { address: string }): Promise<T> {
   const { operation, collection } = describeQuery(text);
   const span = telemetry.startSpan(collection ? `${operation} ${collection}` : operation, {

@@ -7,7 +7,12 @@ import type { Logger } from "../log.ts";
 import type { Database } from "./client.ts";
 import { toDatabaseError } from "./errors.ts";
 
-/** The committed drizzle-kit migrations (drizzle/ at the project root). */
+/**
+ * The committed drizzle-kit migrations (drizzle/ at the project root; the image must ship it).
+ *
+ * @example
+ * await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+ */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 /**

@@ -37,11 +37,21 @@ export const tsvector = customType<{ data: string; driverData: string }>({
   dataType: () => "tsvector",
 });
 
-/** The pools an image belongs to: search corpus, or the references generation draws from. */
+/**
+ * The pools an image belongs to: search corpus, or the references generation draws from.
+ *
+ * @example
+ * z.enum(IMAGE_ROLES).default("corpus")
+ */
 export const IMAGE_ROLES = ["corpus", "tone-ref", "angle-ref"] as const;
 export type ImageRole = (typeof IMAGE_ROLES)[number];
 
-/** Lifecycle of a generation row; a failed generation is kept with its error. */
+/**
+ * Lifecycle of a generation row; a failed generation is kept with its error.
+ *
+ * @example
+ * GENERATION_STATUSES.includes(row.status)
+ */
 export const GENERATION_STATUSES = ["running", "succeeded", "failed"] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 
@@ -51,13 +61,18 @@ export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
  * recall@20 above 0.95 with `ef_search` 80–100 (see bench/db-vectors.ts), and a larger graph
  * (m = 24/32) costs about 1.5–2x build time and memory in PGlite's single-threaded build for a
  * gain this corpus size does not need.
+ *
+ * @example
+ * const indexed = INDEXED_EMBEDDINGS.some((e) => e.model === embedder.model);
  */
 export const INDEXED_EMBEDDINGS = [
   { model: "wink-sg-100d", dimensions: 100, index: "image_embeddings_wink_sg_100d_hnsw" },
   { model: "gemini-embedding-001", dimensions: 768, index: "image_embeddings_gemini_embedding_001_hnsw" },
 ] as const;
 
+/** HNSW graph degree and build candidate list of every embedding index (see INDEXED_EMBEDDINGS). */
 export const HNSW_M = 16;
+/** See HNSW_M. */
 export const HNSW_EF_CONSTRUCTION = 64;
 
 /**
