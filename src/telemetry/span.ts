@@ -88,7 +88,12 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
     traceState?: SpanContext["traceState"],
   ) {
     this.context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState };
-    this.attributes = attributes ? { ...attributes } : {};
+    this.attributes = {};
+    // Like the SDK, drop absent values: the OTLP encoder would send them as empty AnyValues.
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined && value !== null) this.attributes[key] = value;
+    }
     this.startMs = nowMs();
     this.startTime = toHrTime(this.startMs);
   }
