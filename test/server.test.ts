@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
+import type { Database } from "../src/db/index.ts";
+import { createTestDatabase } from "../src/db/testing.ts";
 import { startServer } from "../src/server.ts";
 import { createTelemetry, resolveTelemetryConfig, type Telemetry } from "../src/telemetry/index.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
-import { captureLogger, parseTraceresponse } from "./telemetry-helpers.ts";
+import { captureLogger, parseTraceresponse, tempDataDir } from "./telemetry-helpers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -52,9 +54,17 @@ function spawnServer(env: Record<string, string>) {
 }
 
 describe("startServer in process", () => {
+  // One migrated in-memory database for both servers; startServer leaves a given database open.
+  let database: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  }, 60_000);
+  afterAll(() => database?.close());
+  const env = { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", DATA_DIR: tempDataDir() };
+
   test("serves /health on an ephemeral port and stops", async () => {
     const { log } = captureLogger();
-    const server = await startServer(loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", OTEL_SDK_DISABLED: "true" }), { log });
+    const server = await startServer(loadConfig({ ...env, OTEL_SDK_DISABLED: "true" }), { log, database });
     expect(server.port).toBeGreaterThan(0);
     const res = await fetch(`${server.url}/health`);
     expect(res.status).toBe(200);
@@ -90,10 +100,7 @@ describe("startServer in process", () => {
         return (delay > 0 ? Bun.sleep(delay).then(() => real.withSpan(span, fn)) : real.withSpan(span, fn)) as ReturnType<typeof fn>;
       },
     };
-    const server = await startServer(loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", SHUTDOWN_GRACE_MS: "5000" }), {
-      log,
-      telemetry,
-    });
+    const server = await startServer(loadConfig({ ...env, SHUTDOWN_GRACE_MS: "5000" }), { log, telemetry, database });
     const slow = fetch(`${server.url}/health`, { headers: { "x-delay-ms": "700" } });
     await Bun.sleep(150);
     const stopStarted = performance.now();
@@ -117,16 +124,22 @@ describe("startServer in process", () => {
 });
 
 describe("the server process", () => {
-  test("SIGTERM: stops, flushes spans to the collector, exits 0", async () => {
+  // One spawned server covers both: starting a process opens an embedded database, which is slow.
+  test("a malformed OTEL_EXPORTER_OTLP_HEADERS only warns (naming it, not echoing it); SIGTERM then flushes spans and exits 0", async () => {
     receiver.reset();
     const server = spawnServer({
       PORT: "0",
       HOST: "127.0.0.1",
       DATABASE_URL: "memory://",
+      DATA_DIR: tempDataDir(),
+      // The empty in-memory database needs no schema for /health; skipping migrations saves seconds.
+      DB_MIGRATE_ON_START: "false",
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_HEADERS: "authorization Bearer-sk-live-123456,x-ok=1",
+      // A minute: only the flush on SIGTERM can deliver the spans.
       OTEL_BSP_SCHEDULE_DELAY: "60000",
     });
-    const listening = await server.waitForLine(/"msg":"listening"/);
+    const listening = await server.waitForLine(/"msg":"listening"/, 60_000);
     const url = String(listening.url);
     const traceIds: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -134,15 +147,24 @@ describe("the server process", () => {
       expect(res.status).toBe(200);
       traceIds.push(parseTraceresponse(res.headers.get("traceresponse")).traceId);
     }
-    expect(receiver.spans()).toHaveLength(0);
+    expect(receiver.spans().filter((s) => s.kind === 2)).toHaveLength(0);
     server.proc.kill("SIGTERM");
     expect(await server.exit()).toBe(0);
-    expect(receiver.spans().map((s) => s.traceId).sort()).toEqual([...traceIds].sort());
-    const { stdout } = server.output();
+
+    const roots = receiver.spans().filter((s) => s.name === "GET /health");
+    expect(roots.map((s) => s.traceId).sort()).toEqual([...traceIds].sort());
+    const request = receiver.requests.find((r) => r.spans.some((s) => s.name === "GET /health"))!;
+    expect(request.headers["x-ok"]).toBe("1");
+    const { stdout, stderr } = server.output();
     expect(stdout).toContain('"msg":"shutting down"');
-    expect(stdout).toMatch(/"msg":"telemetry shut down","spans_ended":5,"spans_exported":5,"spans_dropped":0/);
+    expect(stdout).toMatch(/"msg":"telemetry shut down","spans_ended":\d+,"spans_exported":\d+,"spans_dropped":0/);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
-  });
+
+    const warnings = stderr.split("\n").filter((l) => l.includes('"level":"warn"'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("OTEL_EXPORTER_OTLP_HEADERS");
+    expect(stdout + stderr).not.toContain("sk-live-123456");
+  }, 90_000);
 
   for (const [variable, value] of [
     ["PORT", "abc"],
@@ -155,26 +177,6 @@ describe("the server process", () => {
       expect(stderr).toContain(variable);
       expect(stdout + stderr).not.toContain("hunter2");
       expect(stdout).not.toContain('"msg":"listening"');
-    });
+    }, 30_000);
   }
-
-  test("a malformed OTEL_EXPORTER_OTLP_HEADERS only warns, without echoing the value, and the service starts", async () => {
-    const server = spawnServer({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: "memory://",
-      OTEL_EXPORTER_OTLP_HEADERS: "authorization Bearer-sk-live-123456,x-ok=1",
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    });
-    const listening = await server.waitForLine(/"msg":"listening"/);
-    const res = await fetch(`${String(listening.url)}/health`);
-    expect(res.status).toBe(200);
-    server.proc.kill("SIGTERM");
-    expect(await server.exit()).toBe(0);
-    const { stdout, stderr } = server.output();
-    const warnings = stderr.split("\n").filter((l) => l.includes('"level":"warn"'));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain("OTEL_EXPORTER_OTLP_HEADERS");
-    expect(stdout + stderr).not.toContain("sk-live-123456");
-  });
 });

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../src/config.ts";
+import type { Database } from "../src/db/index.ts";
+import { createTestDatabase } from "../src/db/testing.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { createTelemetry, PROCESS_ATTR, resolveTelemetryConfig, type Telemetry } from "../src/telemetry/index.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
-import { buildApp, captureLogger, parseTraceresponse } from "./telemetry-helpers.ts";
+import { buildApp, captureLogger, parseTraceresponse, tempDataDir } from "./telemetry-helpers.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,23 +25,29 @@ afterAll(() => receiver.stop());
 
 describe("the real server exports OTLP protobuf over HTTP", () => {
   let server: RunningServer;
+  let database: Database;
   const { log, lines } = captureLogger();
 
   beforeAll(async () => {
+    database = await createTestDatabase();
     receiver.reset();
     const config = loadConfig({
       PORT: "0",
       HOST: "127.0.0.1",
       DATABASE_URL: "memory://",
+      DATA_DIR: tempDataDir(),
       DEPLOYMENT_ENV: "staging",
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_EXPORTER_OTLP_HEADERS: "x-scope-orgid=tenant-7,authorization=Basic%20c2VjcmV0",
       OTEL_RESOURCE_ATTRIBUTES: "team=search,cloud.region=eu-west-1",
       OTEL_BSP_SCHEDULE_DELAY: "50",
     });
-    server = await startServer(config, { log });
+    server = await startServer(config, { log, database });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    await database?.close();
   });
-  afterAll(() => server.stop());
 
   test("POST /v1/traces, application/x-protobuf, configured headers, resource attributes", async () => {
     const res = await fetch(`${server.url}/health`, { headers: { "user-agent": "export-spec" } });
@@ -103,7 +111,7 @@ describe("a traced route's span tree on the wire", () => {
       routes(app) {
         app.get("/work/:id", async (c) => {
           const id = c.req.param("id");
-          await telemetry.tracedSpan("work.load", { "work.id": id, "work.flag": true, "work.ratio": 0.25 }, async () => {
+          await telemetry.tracedSpan("work.load", { "work.id": id, "work.flag": true, "work.ratio": 0.25, "work.absent": undefined }, async () => {
             burnCpu(20);
             await Promise.all(
               [1, 2, 3].map((k) => telemetry.tracedSpan("work.part", { "work.part": k }, async () => sleep(k))),
@@ -151,6 +159,8 @@ describe("a traced route's span tree on the wire", () => {
     expect(load!.attributes["work.id"]).toEqual({ type: "string", value: "77" });
     expect(load!.attributes["work.flag"]).toEqual({ type: "bool", value: true });
     expect(load!.attributes["work.ratio"]).toEqual({ type: "double", value: 0.25 });
+    // An undefined attribute is left out, not sent as an empty value.
+    expect("work.absent" in load!.attributes).toBe(false);
     expect(parts.map((p) => p.attributes["work.part"]).sort((a, b) => Number(a!.value) - Number(b!.value))).toEqual([
       { type: "int", value: 1 },
       { type: "int", value: 2 },

@@ -3,6 +3,9 @@
  * recorder, with extra routes that exercise nesting, errors and fan-out.
  */
 import type { Hono } from "hono";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig, type AppConfig } from "../src/config.ts";
 import { createApp, type AppEnv } from "../src/http/app.ts";
 import { createLogger, type Logger, type LogLevel } from "../src/log.ts";
@@ -33,4 +36,9 @@ export function parseTraceresponse(value: string | null): { traceId: string; spa
   const match = TRACERESPONSE.exec(value ?? "");
   if (!match) throw new Error(`bad traceresponse: ${value}`);
   return { traceId: match[1]!, spanId: match[2]! };
+}
+
+/** A fresh temporary DATA_DIR, so servers started by tests never write into the work tree. */
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), "telemetry-test-"));
 }
