@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,9 @@ import { silentLogger } from "../src/log.ts";
 import { createLocalBlobStore, originalKey, tracedBlobStore, type BlobStore } from "../src/storage/index.ts";
 import { createTestTelemetry, GENAI_ATTR, SPAN, SpanKind, SpanStatusCode } from "../src/telemetry/index.ts";
 import { FAKE_IMAGE_COLOR, inlineDataOf, startFakeGemini, type FakeGemini } from "./harness/fake-gemini.ts";
+
+// Real servers and PGlite on a loaded 2-core machine: some steps take longer than bun's 5 s default.
+setDefaultTimeout(30_000);
 
 const IMAGE_MODEL = "gemini-2.5-flash-image";
 const TEXT_MODEL = "gemini-2.5-flash";

@@ -1,10 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import sharp from "sharp";
 import { createGeminiImageModel } from "../src/ai/gemini-image.ts";
 import { ImageModelError, type ImageModel, type ImageRequest } from "../src/ai/image-model.ts";
 import { createOfflineImageModel, dimensionsFor, paletteFor } from "../src/ai/offline-image.ts";
 import { createTestTelemetry } from "../src/telemetry/index.ts";
 import { inlineDataOf, startFakeGemini, type FakeGemini } from "./harness/fake-gemini.ts";
+
+// Real servers and PGlite on a loaded 2-core machine: some steps take longer than bun's 5 s default.
+setDefaultTimeout(30_000);
 
 const MODEL = "gemini-2.5-flash-image";
 let fake: FakeGemini;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import sharp from "sharp";
 import { loadConfig } from "../src/config.ts";
 import { insertImageWithEmbeddings, type Database } from "../src/db/index.ts";
@@ -9,6 +9,9 @@ import { silentLogger } from "../src/log.ts";
 import { createS3BlobStore, originalKey, tracedBlobStore, type BlobStore } from "../src/storage/index.ts";
 import { createTestTelemetry, SPAN, SpanKind } from "../src/telemetry/index.ts";
 import { startS3, type TestS3 } from "./harness/s3.ts";
+
+// Real servers and PGlite on a loaded 2-core machine: some steps take longer than bun's 5 s default.
+setDefaultTimeout(30_000);
 
 const { telemetry, recorder } = createTestTelemetry();
 let s3: TestS3;
