@@ -1,7 +1,9 @@
 import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
+import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
 import { openDatabase, type Database } from "./db/index.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
 
 export interface RunningServer {
@@ -17,6 +19,8 @@ export interface StartOptions {
   telemetry?: Telemetry;
   /** An open, migrated database to use instead of opening the configured one (tests); the caller closes it. */
   database?: Database;
+  /** A blob store to use instead of opening the configured one (tests); the caller closes it. */
+  storage?: BlobStore;
 }
 
 /**
@@ -40,7 +44,20 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart }));
   if (!options.database) closers.push(() => database.close());
 
-  const deps: AppDeps = { config, telemetry, log, database, isReady: () => ready };
+  let storage: BlobStore;
+  try {
+    storage = options.storage ?? (await createBlobStore(config, telemetry, log));
+  } catch (error) {
+    if (!options.database) await database.close().catch(() => {});
+    throw error;
+  }
+  if (!options.storage) closers.push(() => storage.close());
+
+  // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
+  const ai = createAiProviders(config, { telemetry, log });
+  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log };
+
+  const deps: AppDeps = { config, telemetry, log, database, images, isReady: () => ready };
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 120 });
   ready = true;
