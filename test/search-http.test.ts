@@ -162,6 +162,18 @@ describe("POST /api/search", () => {
     expect(still.results[0]!.id).toBe(rows.get("truck")!.id);
   });
 
+  test("full text ranks rows holding every query word first and only widens to the expansion when they are too few", async () => {
+    const narrow = await search({ query: "red car", limit: 1, fusion: { overfetch: 1 }, explain: true });
+    const narrowSpan = recorder.spans(narrow.traceId).find((s) => s.name === "search.fulltext")!;
+    expect(narrowSpan.attributes["search.fulltext.tiers"]).toBe(1);
+    const wide = await search({ query: "automobile", limit: 5, explain: true });
+    const wideSpan = recorder.spans(wide.traceId).find((s) => s.name === "search.fulltext")!;
+    expect(wideSpan.attributes["search.fulltext.tiers"]).toBe(2);
+    const textHits = wide.results.filter((r) => r.components.text).map((r) => r.id);
+    expect(textHits).toContain(rows.get("blue-car")!.id);
+    expect(wide.explain.fulltextQuery.split(" or ").length).toBeGreaterThan(1);
+  });
+
   test("per-request fusion and rerank settings are used and reported", async () => {
     const body = await search({ query: "city", limit: 3, explain: true, fusion: { k: 10, weights: { text: 2, vector: 0.5 }, overfetch: 2 }, rerank: { weight: 0 } });
     expect(body.explain.fusion).toMatchObject({ k: 10, weights: { text: 2, vector: 0.5 }, overfetch: 2, branchK: 6 });

@@ -157,7 +157,9 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
     timed(stageMs, "vector", () =>
       vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
     ),
-    timed(stageMs, "fulltext", () => fulltextBranch(deps, { words, k: branchK, filters })),
+    timed(stageMs, "fulltext", () =>
+      fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters }),
+    ),
   ]);
 
   const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;

@@ -1,0 +1,185 @@
+/**
+ * End-to-end search latency: synthetic corpora of 10,000 and 100,000 captioned images whose
+ * vectors come from the real offline embedder (so they cluster like real embeddings), loaded
+ * straight into an in-memory PGlite (bulk inserts, HNSW built after the load), then
+ * `POST /api/search` over HTTP (Bun.serve + the real app), p50/p95 client-side, and the median
+ * milliseconds of every search stage read from the recorded spans.
+ *
+ * Run: bun run bench:search                          (10k and 100k; the 100k case takes minutes and ~2.5 GB)
+ *      bun run bench/search.ts --sizes 10000 --queries 200
+ */
+import { parseArgs } from "node:util";
+import { sql } from "drizzle-orm";
+import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { bulkInsertImages } from "../src/db/images.ts";
+import { HNSW_EF_CONSTRUCTION, HNSW_M, INDEXED_EMBEDDINGS } from "../src/db/schema.ts";
+import { createTestDatabase } from "../src/db/testing.ts";
+import { createApp } from "../src/http/app.ts";
+import { embeddingText } from "../src/ingest/embed.ts";
+import { silentLogger } from "../src/log.ts";
+import { createTestTelemetry, SEARCH_STAGES } from "../src/telemetry/index.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10000,100000" },
+    queries: { type: "string", default: "300" },
+    warmup: { type: "string", default: "30" },
+    limit: { type: "string", default: "10" },
+    batch: { type: "string", default: "1000" },
+  },
+});
+const SIZES = args.sizes!.split(",").map(Number);
+const QUERIES = Number(args.queries);
+const WARMUP = Number(args.warmup);
+const LIMIT = Number(args.limit);
+const BATCH = Number(args.batch);
+const MODEL = "wink-sg-100d";
+const index = INDEXED_EMBEDDINGS.find((e) => e.model === MODEL)!;
+
+let seed = 0x2545f491;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+
+/** Themes: each its own nouns, places and palette, so captions (and their vectors) cluster by theme. */
+const THEMES: Record<string, { subjects: string[]; places: string[]; colors: string[] }> = {
+  landscape: { subjects: ["mountain", "lake", "river", "valley", "waterfall", "glacier", "canyon", "meadow"], places: ["at dawn", "under storm clouds", "in winter", "at sunset", "in the fog"], colors: ["#3c7a9c", "#a9cce3", "#2f4a2f", "#e9c46a", "#f77f00"] },
+  seascape: { subjects: ["ocean", "beach", "wave", "lighthouse", "harbour", "sailboat", "cliff", "island"], places: ["at sunrise", "on a windy day", "at low tide", "under a clear sky"], colors: ["#0077b6", "#90e0ef", "#fff1e6", "#2a9d8f", "#f4a261"] },
+  city: { subjects: ["skyline", "street", "skyscraper", "bridge", "subway", "alley", "square", "tower"], places: ["at night", "in the rain", "at rush hour", "in neon light"], colors: ["#1b2631", "#f4d03f", "#5dade2", "#f72585", "#8d99ae"] },
+  interior: { subjects: ["sofa", "kitchen", "bedroom", "bookshelf", "fireplace", "armchair", "bathroom", "desk"], places: ["in soft light", "with plants", "in a loft", "with wooden floors"], colors: ["#f4f1ea", "#c8b6a6", "#7f5539", "#1f5f61", "#ffd166"] },
+  food: { subjects: ["pizza", "salad", "soup", "cake", "sushi", "pasta", "burger", "bread"], places: ["on a wooden table", "in a restaurant", "on a white plate", "at a market"], colors: ["#e63946", "#f4a261", "#2a9d8f", "#ffffff", "#8b5a2b"] },
+  drink: { subjects: ["coffee", "tea", "wine", "cocktail", "juice", "beer", "smoothie", "lemonade"], places: ["in a glass", "on a bar counter", "in a cafe", "by the window"], colors: ["#6f4518", "#f5ebe0", "#9e2a2b", "#ffbe0b", "#80b918"] },
+  portrait: { subjects: ["woman", "man", "child", "grandmother", "dancer", "musician", "athlete", "student"], places: ["in a studio", "on the street", "in a garden", "by a window"], colors: ["#e0a98a", "#3b2a25", "#1d3557", "#f6a05a", "#bdbdbd"] },
+  animal: { subjects: ["dog", "cat", "horse", "fox", "owl", "rabbit", "deer", "parrot"], places: ["in the grass", "in the snow", "in a forest", "on a farm"], colors: ["#e07a2f", "#3a5a40", "#f2e8cf", "#6b4f3a", "#111111"] },
+  vehicle: { subjects: ["car", "truck", "motorcycle", "bicycle", "train", "bus", "tractor", "scooter"], places: ["on a highway", "in a garage", "on a dirt road", "at a station"], colors: ["#d62828", "#6c757d", "#ffc300", "#14213d", "#adb5bd"] },
+  product: { subjects: ["watch", "perfume", "sneaker", "headphones", "camera", "handbag", "lamp", "phone"], places: ["on a white backdrop", "on marble", "in studio light", "on a shelf"], colors: ["#f8f9fa", "#c9a227", "#1b1b1b", "#ffc8dd", "#bde0fe"] },
+};
+const ADJECTIVES = ["red", "blue", "green", "golden", "small", "large", "old", "modern", "quiet", "bright", "dark", "vintage", "colorful", "misty", "rustic", "elegant"];
+const THEME_NAMES = Object.keys(THEMES);
+
+function syntheticImage(i: number) {
+  const theme = pick(THEME_NAMES);
+  const t = THEMES[theme]!;
+  const subject = pick(t.subjects);
+  const adjective = pick(ADJECTIVES);
+  const place = pick(t.places);
+  const caption = `A ${adjective} ${subject} ${place}`;
+  const labels = [subject, adjective, place.split(" ").at(-1)!, theme];
+  const hexColors = [pick(t.colors), pick(t.colors), pick(t.colors)];
+  return { i, theme, caption, labels, hexColors };
+}
+
+const QUERY_TEMPLATES: Array<() => { query: string; filters?: Record<string, string> }> = [
+  () => ({ query: pick(THEMES[pick(THEME_NAMES)]!.subjects) }),
+  () => ({ query: `${pick(ADJECTIVES)} ${pick(THEMES[pick(THEME_NAMES)]!.subjects)}` }),
+  () => {
+    const t = THEMES[pick(THEME_NAMES)]!;
+    return { query: `${pick(t.subjects)} ${pick(t.places)}` };
+  },
+  () => ({ query: pick(["automobile on a road", "puppy in the snow", "city lights at night", "cup of espresso", "sea at dawn", "sofa by the window", "fresh bread", "old man portrait"]) }),
+  () => {
+    const theme = pick(THEME_NAMES);
+    return { query: pick(THEMES[theme]!.subjects), filters: { category: theme } };
+  },
+  () => {
+    const theme = pick(THEME_NAMES);
+    return { query: `${pick(ADJECTIVES)} ${pick(THEMES[theme]!.subjects)}`, filters: { color: pick(THEMES[theme]!.colors) } };
+  },
+];
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const fmt = (n: number) => n.toFixed(1);
+const rssMb = () => Math.round(process.memoryUsage.rss() / 1024 / 1024);
+
+async function runSize(rows: number) {
+  const { telemetry, recorder } = createTestTelemetry();
+  const config = loadConfig({ LOG_LEVEL: "silent" });
+  const database = await createTestDatabase(telemetry);
+  const wordVectors = createWordVectors();
+  const embedder = createOfflineEmbedder(wordVectors);
+  await wordVectors.ready();
+
+  let started = performance.now();
+  await database.pglite.exec(`drop index ${index.index}`);
+  let embedMs = 0;
+  for (let done = 0; done < rows; done += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, rows - done) }, (_, j) => syntheticImage(done + j));
+    const t = performance.now();
+    const vectors = batch.map((b) => embedder.embedSync(embeddingText({ caption: b.caption, labels: b.labels, category: b.theme })));
+    embedMs += performance.now() - t;
+    await bulkInsertImages(
+      database.db,
+      batch.map((b, j) => ({
+        image: {
+          storageKey: `bench/${b.i}.png`,
+          mimeType: "image/png",
+          width: 640,
+          height: 480,
+          byteSize: 50_000,
+          sha256: `bench-${b.i}`,
+          caption: b.caption,
+          labels: b.labels,
+          category: b.theme,
+          hexColors: b.hexColors,
+        },
+        embeddings: [{ model: MODEL, dimensions: 100, vector: vectors[j]! }],
+      })),
+    );
+    recorder.reset();
+  }
+  const loadSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+  await database.pglite.exec("set maintenance_work_mem = '1GB'");
+  await database.pglite.exec(
+    `create index ${index.index} on image_embeddings using hnsw ((embedding::vector(100)) vector_cosine_ops) with (m = ${HNSW_M}, ef_construction = ${HNSW_EF_CONSTRUCTION}) where model = '${MODEL}'`,
+  );
+  await database.pglite.exec("analyze");
+  const buildSeconds = (performance.now() - started) / 1000;
+  const count = ((await database.db.execute(sql`select count(*)::int as n from images`)) as unknown as { rows: { n: number }[] }).rows[0]!.n;
+
+  const app = createApp({ config, telemetry, log: silentLogger, search: { db: database, embedder, wordVectors, telemetry, config } });
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+  const url = `http://127.0.0.1:${server.port}/api/search`;
+  const queries = Array.from({ length: WARMUP + QUERIES }, () => pick(QUERY_TEMPLATES)());
+  const latencies: number[] = [];
+  const resultCounts: number[] = [];
+  for (const [n, q] of queries.entries()) {
+    if (n === WARMUP) recorder.reset();
+    const t = performance.now();
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...q, limit: LIMIT }) });
+    const body = (await res.json()) as { results?: unknown[] };
+    if (res.status !== 200) throw new Error(`search answered ${res.status}: ${JSON.stringify(body)}`);
+    if (n >= WARMUP) {
+      latencies.push(performance.now() - t);
+      resultCounts.push(body.results?.length ?? 0);
+    }
+  }
+  const stageMs = (name: string) => recorder.byName(name).map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6);
+  const root = stageMs("POST /api/search");
+  console.log(`\n${count} images (${rows} requested): load ${fmt(loadSeconds)} s (embedding ${fmt(embedMs / 1000)} s), HNSW build ${fmt(buildSeconds)} s, RSS ${rssMb()} MB`);
+  console.log(`  POST /api/search over HTTP, ${QUERIES} queries after ${WARMUP} warm-up, limit ${LIMIT}, mean results ${fmt(resultCounts.reduce((a, b) => a + b, 0) / resultCounts.length)}`);
+  console.log(`  client  p50 ${fmt(percentile(latencies, 50))} ms  p95 ${fmt(percentile(latencies, 95))} ms  max ${fmt(Math.max(...latencies))} ms`);
+  console.log(`  server span  p50 ${fmt(percentile(root, 50))} ms  p95 ${fmt(percentile(root, 95))} ms`);
+  console.log("  stage            p50 ms   p95 ms");
+  for (const stage of SEARCH_STAGES) {
+    const values = stageMs(stage);
+    console.log(`  ${stage.padEnd(16)} ${fmt(percentile(values, 50)).padStart(6)}   ${fmt(percentile(values, 95)).padStart(6)}`);
+  }
+  await server.stop(true);
+  await database.close();
+}
+
+console.log("search benchmark (the machine is shared with other engineers' test runs: figures are noisy)");
+console.log(
+  `settings: sizes=${SIZES.join("/")} queries=${QUERIES} warmup=${WARMUP} limit=${LIMIT} rrf_k=60 overfetch=3 rerank_top_n=30 ef_search=80 m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION} embedder=${MODEL} (vectors from generated captions); bun=${Bun.version}`,
+);
+console.log("query mix: 1/6 each: one noun, adjective+noun, noun+place, synonym phrases, noun+category filter, adjective+noun+colour filter");
+for (const size of SIZES) await runSize(size);
