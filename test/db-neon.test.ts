@@ -71,6 +71,28 @@ describe("Neon connection faults", () => {
     for (let i = 0; i < 3; i++) expect((await listImages(database.db, { limit: 1 })).items).toBeArray();
   });
 
+  test("a database that stops answering fails requests within the timeouts (never a hung request), then recovers", async () => {
+    const quick = await openDatabase({ databaseUrl: bridge.url, neon: bridge.neon, maxConnections: 1, connectTimeoutMs: 1_000, queryTimeoutMs: 500, dataDir: "/unused", telemetry, log: silentLogger });
+    try {
+      await listImages(quick.db, { limit: 1 });
+      bridge.pause();
+      let started = performance.now();
+      const read = await listImages(quick.db, { limit: 1 }).catch((e: unknown) => e);
+      expect(read).toBeInstanceOf(DatabaseUnavailableError);
+      expect((read as Error).message).toBe("database did not answer in time; try again");
+      expect(performance.now() - started).toBeLessThan(3_000);
+      started = performance.now();
+      const write = await insertImageWithEmbeddings(quick.db, newImage({ sha256: tag("stalled-") }), []).catch((e: unknown) => e);
+      expect(write).toBeInstanceOf(DatabaseUnavailableError);
+      expect(performance.now() - started).toBeLessThan(4_000);
+      bridge.dropConnections();
+      expect((await listImages(quick.db, { limit: 1 })).items).toBeArray();
+    } finally {
+      bridge.dropConnections();
+      await quick.close();
+    }
+  }, 20_000);
+
   test("an unreachable database stops startup with one line naming the host, never the password", async () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = closed.port;

@@ -46,8 +46,10 @@ export interface OpenDatabaseOptions {
   neon?: NeonSocketOptions;
   /** Neon pool size (default 10). */
   maxConnections?: number;
-  /** How long to wait for the first connection (default 10 s). */
+  /** How long to wait for a connection (default 10 s). */
   connectTimeoutMs?: number;
+  /** Neon: how long a query may go unanswered before it fails as unavailable (default 30 s). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -116,6 +118,7 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
     connectionString: url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    query_timeout: options.queryTimeoutMs ?? 30_000,
   };
   const pool = new Pool(config);
   if (socket) {

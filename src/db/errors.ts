@@ -75,6 +75,13 @@ export function isConnectionError(error: unknown): boolean {
   return false;
 }
 
+function isTimeout(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && e.message === "Query read timeout") return true;
+  }
+  return false;
+}
+
 function pgFields(error: unknown): { code?: string; constraint?: string; message?: string } {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof DrizzleQueryError) continue;
@@ -96,6 +103,7 @@ function pgFields(error: unknown): { code?: string; constraint?: string; message
  */
 export function toDatabaseError(error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError || error instanceof DatabaseQueryError || error instanceof InvalidCursorError) return error;
+  if (isTimeout(error)) return new DatabaseUnavailableError("database did not answer in time; try again", { cause: error });
   if (isConnectionError(error)) return new DatabaseUnavailableError("database connection lost; try again", { cause: error });
   const { code, constraint } = pgFields(error);
   if (code || error instanceof DrizzleQueryError) {
