@@ -3,9 +3,10 @@
  * the configured embedder (offline word vectors or Gemini). The model name is kept beside the
  * vector so search compares like with like.
  */
-import type { Embedder } from "../ai/types.ts";
+import { ModelError, type Embedder } from "../ai/types.ts";
 import type { EmbeddingInput } from "../db/images.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
+import { EmbeddingUnavailableError } from "./errors.ts";
 import type { ImageText } from "./label.ts";
 
 /**
@@ -36,7 +37,15 @@ export function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, t
       span.setAttribute("embedding.skipped", true);
       return [];
     }
-    const [vector] = await embedder.embed([input], "document");
+    let vector: number[] | undefined;
+    try {
+      [vector] = await embedder.embed([input], "document");
+    } catch (error) {
+      if (error instanceof ModelError) {
+        throw new EmbeddingUnavailableError(`the embedding model ${embedder.model} failed (${error.kind}); nothing was stored, try again`, { cause: error });
+      }
+      throw error;
+    }
     if (!vector || vector.length !== embedder.dimensions) {
       throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
     }

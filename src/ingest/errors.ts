@@ -37,3 +37,20 @@ export class IngestError extends Error {
     this.status = STATUS[code];
   }
 }
+
+/**
+ * The embedding model could not embed the image's text (timeout, outage, rate limit); nothing
+ * was stored. The HTTP layer answers 503.
+ *
+ * @example
+ * throw new EmbeddingUnavailableError("the embedding model did not answer; try again", { cause: error });
+ */
+export class EmbeddingUnavailableError extends Error {
+  readonly status = 503;
+  readonly code = "embedding_unavailable";
+  readonly expose = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EmbeddingUnavailableError";
+  }
+}
