@@ -142,7 +142,7 @@ async function run(filters: { category?: string } | undefined, label: string) {
     exactMs.push(performance.now() - t);
   }
   console.log(`\n${label}: exact scan p50 ${fmt(median(exactMs))} ms (ground truth)`);
-  console.log("  ef_search | recall@" + K + " mean | min  | p50 ms | p95 ms");
+  console.log("  ef_search | recall@" + K + " mean | min  | queries < 0.8 | p50 ms | p95 ms");
   for (const ef of EF) {
     for (const vector of queries.slice(0, 5)) await vectorCandidates(db, { model: MODEL, dimensions: DIMS, vector, k: K, efSearch: ef, filters });
     const times: number[] = [];
@@ -155,7 +155,10 @@ async function run(filters: { category?: string } | undefined, label: string) {
     }
     const sorted = [...times].sort((a, b) => a - b);
     const mean = recalls.reduce((a, b) => a + b, 0) / recalls.length;
-    console.log(`  ${String(ef).padStart(9)} | ${fmt(mean, 3).padStart(11)} | ${fmt(Math.min(...recalls), 2)} | ${fmt(percentile(sorted, 50)).padStart(6)} | ${fmt(percentile(sorted, 95)).padStart(6)}`);
+    const poor = recalls.filter((r) => r < 0.8).length;
+    console.log(
+      `  ${String(ef).padStart(9)} | ${fmt(mean, 3).padStart(14)} | ${fmt(Math.min(...recalls), 2)} | ${String(poor).padStart(13)} | ${fmt(percentile(sorted, 50)).padStart(6)} | ${fmt(percentile(sorted, 95)).padStart(6)}`,
+    );
   }
 }
 
