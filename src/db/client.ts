@@ -108,7 +108,7 @@ function reasonOf(error: unknown): string {
     if (typeof message === "string" && message !== "" && !parts.includes(message)) parts.push(message);
     else if (typeof code === "string") parts.push(code);
   }
-  return parts.length > 0 ? parts.join(": ") : "no answer";
+  return parts.length > 0 ? parts.join(": ").replace(/\s+/g, " ").slice(0, 300) : "no answer";
 }
 
 function openNeon(url: string, options: OpenDatabaseOptions): Database {
