@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
 import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
 import { openDatabase, type Database } from "./db/index.ts";
+import { createGenerationDeps } from "./generation/index.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
@@ -58,7 +59,9 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log };
   const search = { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log };
 
-  const deps: AppDeps = { config, telemetry, log, database, images, search, isReady: () => ready };
+  const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
+
+  const deps: AppDeps = { config, telemetry, log, database, images, generation, search, isReady: () => ready };
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 120 });
   ready = true;

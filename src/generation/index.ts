@@ -1,3 +1,4 @@
+import type { GoogleGenAI } from "@google/genai";
 import { createGeminiImageModel } from "../ai/gemini-image.ts";
 import type { ImageModel } from "../ai/image-model.ts";
 import { createOfflineImageModel } from "../ai/offline-image.ts";
@@ -23,13 +24,14 @@ export { classifyPrompt, classifyOffline, CATEGORIES } from "./classify.ts";
  * @example
  * const model = createImageModel(config, telemetry); // model.provider === "offline" without a key
  */
-export function createImageModel(config: AppConfig, telemetry?: Telemetry): ImageModel {
+export function createImageModel(config: AppConfig, telemetry?: Telemetry, client?: GoogleGenAI): ImageModel {
   if (!config.gemini.apiKey) return createOfflineImageModel();
   return createGeminiImageModel({
     apiKey: config.gemini.apiKey,
     baseUrl: config.gemini.baseUrl,
     model: config.gemini.imageModel,
     timeoutMs: config.gemini.timeoutMs,
+    client,
     telemetry,
   });
 }
@@ -46,7 +48,8 @@ export function createGenerationDeps(input: {
   log: Logger;
   db: Db;
   storage: BlobStore;
-  ai?: { textModel?: TextModel; wordVectors?: WordVectors };
+  /** The process's AI providers: the Gemini text model classifies, word vectors help offline, the SDK client is shared. */
+  ai?: { textModel?: TextModel; wordVectors?: WordVectors; gemini?: GoogleGenAI };
   imageModel?: ImageModel;
 }): GenerationDeps {
   return {
@@ -54,7 +57,7 @@ export function createGenerationDeps(input: {
     log: input.log,
     db: input.db,
     storage: input.storage,
-    imageModel: input.imageModel ?? createImageModel(input.config, input.telemetry),
+    imageModel: input.imageModel ?? createImageModel(input.config, input.telemetry, input.ai?.gemini),
     limiter: new ConcurrencyLimiter({ concurrency: input.config.generation.concurrency, queueLimit: input.config.generation.queueLimit }),
     textModel: input.ai?.textModel,
     wordVectors: input.ai?.wordVectors,
