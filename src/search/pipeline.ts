@@ -106,6 +106,17 @@ function timed<T>(stageMs: StageMs, stage: keyof StageMs, fn: () => Promise<T>):
 }
 
 /**
+ * Runs two steps together when they wait on the network (Gemini calls, Neon queries), one after
+ * the other when both would only queue for the same thread (offline models, PGlite), so each
+ * stage span measures its own work rather than its wait.
+ */
+async function both<A, B>(concurrent: boolean, steps: [() => Promise<A>, () => Promise<B>]): Promise<[A, B]> {
+  if (concurrent) return Promise.all([steps[0](), steps[1]()]);
+  const a = await steps[0]();
+  return [a, await steps[1]()];
+}
+
+/**
  * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage.
  *
  * @example
@@ -139,9 +150,9 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const filters: CandidateFilters = { category: request.filters?.category, role: request.filters?.role, excludeId: source?.id };
 
   const stageMs: StageMs = { expand: 0, embed: 0, vector: 0, fulltext: 0, fuse: 0, rerank: 0 };
-  const [expanded, vector] = await Promise.all([
-    timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
-    timed(stageMs, "embed", async () => {
+  const [expanded, vector] = await both(deps.textModel !== undefined, [
+    () => timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
+    () => timed(stageMs, "embed", async () => {
       if (source) {
         const stored = await getEmbedding(deps.db.db, source.id, deps.embedder.model);
         if (stored && stored.dimensions === deps.embedder.dimensions) {
@@ -153,18 +164,24 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   ]);
 
   const words = [...expanded.terms, ...expanded.lemmas, ...expanded.synonyms];
-  const [vectorHits, text] = await Promise.all([
-    timed(stageMs, "vector", () =>
+  const [vectorHits, text] = await both(deps.db.kind === "neon", [
+    () => timed(stageMs, "vector", () =>
       vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
     ),
-    timed(stageMs, "fulltext", () =>
+    () => timed(stageMs, "fulltext", () =>
       fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters }),
     ),
   ]);
 
   const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;
   const fused = await timed(stageMs, "fuse", () =>
-    fuseStage(deps, { text: text.hits, vector: vectorHits, settings: fusion, keep: keep && ((image) => keep(image.hexColors)) }),
+    fuseStage(deps, {
+      text: text.hits,
+      vector: vectorHits,
+      settings: fusion,
+      keep: keep && ((image) => keep(image.hexColors)),
+      hydrate: color ? undefined : topN,
+    }),
   );
   const reranked = await timed(stageMs, "rerank", () =>
     rerankStage(deps, {

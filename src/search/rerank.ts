@@ -137,7 +137,12 @@ const GEMINI_SCHEMA = {
   required: ["scores"],
 } as const;
 
-/** The prompt of the Gemini reranker: the original query and one line per candidate. */
+/**
+ * The prompt of the Gemini reranker: the original query and one line per candidate.
+ *
+ * @example
+ * geminiRerankPrompt("red car", [{ image }]); // "...Query: \"red car\"\nImages:\n[0] caption: ..."
+ */
 export function geminiRerankPrompt(original: string, candidates: readonly Pick<HydratedCandidate, "image">[]): string {
   const lines = candidates.map(
     (c, i) => `[${i}] caption: ${JSON.stringify(c.image.caption ?? "")}; labels: ${JSON.stringify(c.image.labels.join(", "))}; category: ${JSON.stringify(c.image.category ?? "")}`,
