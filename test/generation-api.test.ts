@@ -216,6 +216,16 @@ describe("POST /api/generate with Gemini (fake API)", () => {
     expect(call.attributes["error.type"]).toBe("timeout");
   });
 
+  test("a queued request waits for the slot; the wait is on its gemini_api span", async () => {
+    const single = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "4" }));
+    fake.setScenario(IMAGE_MODEL, { delayMs: 500, then: "image" });
+    const [a, b] = await Promise.all([post(single, { prompt: "a fox" }), post(single, { prompt: "a fox" })]);
+    expect([a.res.status, b.res.status]).toEqual([201, 201]);
+    const waits = [a, b].map((r) => spanOf(r.json.traceId, SPAN.generationGeminiApi)[0]!.attributes["generation.queue_wait_ms"] as number).sort((x, y) => x - y);
+    expect(waits[0]).toBeLessThan(100);
+    expect(waits[1]).toBeGreaterThanOrEqual(400);
+  });
+
   test("past the queue: 503 overloaded with Retry-After, stored as failed, no extra model call", async () => {
     const narrow = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "0" }));
     fake.setScenario(IMAGE_MODEL, { delayMs: 700, then: "image" });
