@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findService } from "../src/cli/ingest.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/client.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
@@ -39,6 +40,18 @@ describe("the service as started by startServer", () => {
     expect(file.headers.get("content-type")).toBe("image/png");
     const list = await jsonOf(await fetch(`${server.url}/api/images?limit=5`));
     expect(list.items.map((i: { id: string }) => i.id)).toEqual([image.id]);
+  });
+});
+
+describe("the CLIs find the running service", () => {
+  test("a service answering /health on PORT is used; none means ingest in-process; a given --url must answer", async () => {
+    expect(await findService(loadConfig({ PORT: String(server.port) }), undefined)).toBe(server.url);
+    const idle = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const freePort = idle.port;
+    idle.stop(true);
+    expect(await findService(loadConfig({ PORT: String(freePort) }), undefined)).toBeUndefined();
+    await expect(findService(loadConfig({}), `http://127.0.0.1:${freePort}/`)).rejects.toThrow("no service answers at");
+    expect(await findService(loadConfig({}), `${server.url}/`)).toBe(server.url);
   });
 });
 

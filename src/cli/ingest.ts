@@ -3,9 +3,10 @@
  *
  * Stores every JPEG, PNG, WebP, AVIF and GIF in a folder, with optional sidecars beside each
  * image: `name.txt` (the caption) or `name.json` (`{"caption", "labels", "category"}`). Files
- * already stored (same bytes) are skipped. Without `--url` the images go straight into the
- * configured database and blob store (stop a server that uses the same embedded database
- * first); with `--url` they are uploaded to a running service.
+ * already stored (same bytes) are skipped. When a service answers on `--url` (default
+ * `http://127.0.0.1:$PORT`) the images are uploaded to it (an embedded database cannot be opened
+ * by two processes); otherwise, or with `--direct`, they go straight into the configured
+ * database and blob store.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join, relative } from "node:path";
@@ -113,6 +114,26 @@ export async function runWithProgress(config: AppConfig, log: Logger, items: Bul
   }
 }
 
+/**
+ * The running service to upload to: `url` when given (it must answer `/health`), else the local
+ * service on `PORT` if one answers, else undefined (ingest in this process).
+ *
+ * @example
+ * const url = await findService(config, values.url); // "http://127.0.0.1:3000" or undefined
+ */
+export async function findService(config: AppConfig, url: string | undefined): Promise<string | undefined> {
+  const candidate = (url ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, "");
+  try {
+    const response = await fetch(`${candidate}/health`, { signal: AbortSignal.timeout(url ? 10_000 : 3_000) });
+    await response.arrayBuffer();
+    if (response.ok) return candidate;
+    if (url) throw new Error(`${candidate}/health answered ${response.status}`);
+  } catch (error) {
+    if (url) throw new Error(`no service answers at ${candidate}: ${(error as Error).message}`);
+  }
+  return undefined;
+}
+
 /** The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. */
 export function cliConfig(): { config: AppConfig; log: Logger } {
   try {
@@ -128,7 +149,8 @@ export function cliConfig(): { config: AppConfig; log: Logger } {
   }
 }
 
-const USAGE = "usage: bun run ingest <folder> [--role corpus|tone-ref|angle-ref] [--category NAME] [--concurrency N] [--recursive] [--url http://host:port]";
+const USAGE =
+  "usage: bun run ingest <folder> [--role corpus|tone-ref|angle-ref] [--category NAME] [--concurrency N] [--recursive] [--url http://host:port | --direct]";
 
 async function main(): Promise<void> {
   let parsed;
@@ -141,6 +163,7 @@ async function main(): Promise<void> {
         concurrency: { type: "string", default: "4" },
         recursive: { type: "boolean", default: false },
         url: { type: "string" },
+        direct: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -176,7 +199,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const { config, log } = cliConfig();
-  const outcomes = await runWithProgress(config, log, items, { concurrency, url: values.url, apiKey: process.env.API_KEY });
+  let url: string | undefined;
+  try {
+    url = values.direct ? undefined : await findService(config, values.url);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  console.error(url ? `uploading to ${url}` : "ingesting in this process (no service answered)");
+  const outcomes = await runWithProgress(config, log, items, { concurrency, url, apiKey: process.env.API_KEY });
   process.exit(outcomes.some((o) => o.status === "failed") ? 1 : 0);
 }
 

@@ -1,13 +1,15 @@
 /**
- * `bun run seed [--url http://host:port]`: fills an empty service with the demo corpus (captioned
- * scenes drawn offline, tone and angle references per category) through the same ingest
- * pipeline as uploads. Runs again safely: what is already stored is skipped.
+ * `bun run seed [--url http://host:port | --direct]`: fills an empty service with the demo corpus
+ * (captioned scenes drawn offline, tone and angle references per category) through the same
+ * ingest pipeline as uploads: uploaded to the running service when one answers (default
+ * `http://127.0.0.1:$PORT`), else straight into the configured database and blob store. Runs
+ * again safely: what is already stored is skipped.
  */
 import { parseArgs } from "node:util";
 import type { BulkItem } from "../ingest/bulk.ts";
 import { DEMO_IMAGES } from "../ingest/demo/corpus.ts";
 import { renderScene } from "../ingest/demo/render.ts";
-import { cliConfig, runWithProgress } from "./ingest.ts";
+import { cliConfig, findService, runWithProgress } from "./ingest.ts";
 
 /**
  * The demo corpus as bulk items (rendered when their turn comes).
@@ -30,10 +32,18 @@ export function demoItems(): BulkItem[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { url: { type: "string" }, concurrency: { type: "string", default: "4" } } });
+  const { values } = parseArgs({ options: { url: { type: "string" }, direct: { type: "boolean", default: false }, concurrency: { type: "string", default: "4" } } });
   const { config, log } = cliConfig();
+  let url: string | undefined;
+  try {
+    url = values.direct ? undefined : await findService(config, values.url);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  console.error(url ? `seeding ${url}` : "seeding in this process (no service answered)");
   const started = performance.now();
-  const outcomes = await runWithProgress(config, log, demoItems(), { concurrency: Math.max(1, Number(values.concurrency) || 4), url: values.url, apiKey: process.env.API_KEY });
+  const outcomes = await runWithProgress(config, log, demoItems(), { concurrency: Math.max(1, Number(values.concurrency) || 4), url, apiKey: process.env.API_KEY });
   console.log(`demo corpus: ${DEMO_IMAGES.length} images in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   process.exit(outcomes.some((o) => o.status === "failed") ? 1 : 0);
 }

@@ -49,7 +49,7 @@ export function httpSink(baseUrl: string, apiKey?: string, timeoutMs = 120_000):
   const endpoint = `${baseUrl.replace(/\/+$/, "")}/api/images`;
   return async (input, name) => {
     const form = new FormData();
-    form.append("file", new File([input.bytes], name.split("/").pop() ?? "image"));
+    form.append("file", new File([input.bytes], input.originalName ?? name.split("/").pop() ?? "image"));
     if (input.caption) form.append("caption", input.caption);
     if (input.labels && input.labels.length > 0) form.append("labels", input.labels.join(","));
     if (input.category) form.append("category", input.category);
