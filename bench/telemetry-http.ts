@@ -21,6 +21,8 @@ type Variant = (typeof VARIANTS)[number];
 
 interface Run {
   rps: number;
+  /** Traced only: µs per span the OTLP exporter spent serializing on the event loop. */
+  exportSyncUs?: number;
   requests: number;
   cpuUsPerRequest: number | undefined;
   spansReceived: number;
@@ -55,8 +57,9 @@ async function runVariant(variant: Variant, receiverPort: number): Promise<Run> 
   const received = await receiverStats(receiverPort);
   if (result.errors) console.log(`  ${variant}: wrk ${result.errors}`);
   const sent = warm.requests + result.requests;
+  const stats = /stats (\{.*\})/.exec(out)?.[1];
+  const exportSyncUs = stats ? (JSON.parse(stats) as { exportSyncUsPerSpan?: number }).exportSyncUsPerSpan : undefined;
   if (variant !== "untraced") {
-    const stats = /stats (\{.*\})/.exec(out)?.[1];
     const detail = stats && stats !== "{}" ? ` recorder ${stats}` : "";
     // wrk stops counting with requests still in flight, which the server answers and traces.
     if (received.spans < sent || received.spans > sent + 2 * CONNECTIONS || received.decodeErrors > 0) {
@@ -65,6 +68,7 @@ async function runVariant(variant: Variant, receiverPort: number): Promise<Run> 
   }
   return {
     rps: result.rps,
+    exportSyncUs,
     requests: result.requests,
     cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / result.requests : undefined,
     spansReceived: received.spans,
@@ -73,7 +77,8 @@ async function runVariant(variant: Variant, receiverPort: number): Promise<Run> 
 }
 
 const receiver = await spawnReady("bench/telemetry/receiver.ts");
-const load = (await Bun.file("/proc/loadavg").text().catch(() => "?")).split(" ").slice(0, 3).join(" ");
+const loadAverage = async () => (await Bun.file("/proc/loadavg").text().catch(() => "?")).split(" ").slice(0, 3).join(" ");
+const load = await loadAverage();
 console.log("# HTTP throughput: untraced vs traced (our recorder) vs @hono/otel");
 console.log(
   `bun ${Bun.version}, wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s (after a ${WARMUP_SECONDS}s warm-up), ${ROUNDS} rounds, ` +
@@ -92,7 +97,8 @@ try {
       const run = await runVariant(variant, receiver.port);
       runs[variant].push(run);
       const cpu = run.cpuUsPerRequest === undefined ? "" : `, ${fmt(run.cpuUsPerRequest, 1)} µs CPU/req`;
-      line.push(`${variant} ${fmt(run.rps)} req/s${cpu}${run.non2xx ? `, ${run.non2xx} non-2xx` : ""}`);
+      const serialize = run.exportSyncUs === undefined ? "" : ` (${fmt(run.exportSyncUs, 1)} in OTLP serialization)`;
+      line.push(`${variant} ${fmt(run.rps)} req/s${cpu}${serialize}${run.non2xx ? `, ${run.non2xx} non-2xx` : ""}`);
     }
     console.log(`round ${round}: ${line.join(" | ")}`);
   }
@@ -107,4 +113,10 @@ for (const v of VARIANTS) console.log(`  ${v.padEnd(9)} ${fmt(med(v)).padStart(8
 const ratio = med("traced") / med("untraced");
 console.log(`traced/untraced   = ${ratio.toFixed(2)} (target ≥ 0.70) ${ratio >= 0.7 ? "MET" : "NOT MET"}`);
 console.log(`honootel/untraced = ${(med("honootel") / med("untraced")).toFixed(2)}`);
+const serializeUs = median(runs.traced.map((r) => r.exportSyncUs ?? NaN));
+console.log(
+  `where traced time goes (server CPU per request, medians): untraced work ${fmt(medCpu("untraced"), 1)} µs + ` +
+    `OTLP serialization ${fmt(serializeUs, 1)} µs + recorder, middleware, export I/O and GC ${fmt(medCpu("traced") - medCpu("untraced") - serializeUs, 1)} µs`,
+);
 console.log(`by server CPU per request: traced/untraced = ${(medCpu("untraced") / medCpu("traced")).toFixed(2)}, honootel/untraced = ${(medCpu("untraced") / medCpu("honootel")).toFixed(2)}`);
+console.log(`load average at the end: ${await loadAverage()} (other work on this machine shares the CPU)`);

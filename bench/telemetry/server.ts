@@ -13,7 +13,7 @@ import { Hono } from "hono";
 import { httpInstrumentationMiddleware } from "@hono/otel";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
 
@@ -25,11 +25,25 @@ let onStop: () => Promise<string> = async () => "{}";
 
 if (variant === "traced") {
   const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
-  const telemetry = createTelemetry(config, { log: createLogger({ level: "warn" }) });
+  // The exporter createTelemetry would build, wrapped to time its synchronous part (protobuf
+  // serialization on the event loop) so the run can say where the time goes.
+  const inner = new OTLPTraceExporter({ url: config.endpoint, headers: config.headers, timeoutMillis: config.batch.exportTimeoutMs });
+  let exportSyncMs = 0;
+  let exportedSpans = 0;
+  const exporter: SpanExporter = {
+    export(spans, done) {
+      const start = performance.now();
+      inner.export(spans, done);
+      exportSyncMs += performance.now() - start;
+      exportedSpans += spans.length;
+    },
+    shutdown: () => inner.shutdown(),
+  };
+  const telemetry = createTelemetry(config, { log: createLogger({ level: "warn" }), exporter });
   app.use(tracing(telemetry));
   onStop = async () => {
     await telemetry.flush(10_000);
-    return JSON.stringify(telemetry.stats());
+    return JSON.stringify({ ...telemetry.stats(), exportSyncUsPerSpan: (exportSyncMs * 1000) / Math.max(1, exportedSpans) });
   };
 } else if (variant === "honootel") {
   const provider = new BasicTracerProvider({
