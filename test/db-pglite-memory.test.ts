@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { openDatabase } from "../src/db/client.ts";
-import { insertImageWithEmbeddings } from "../src/db/images.ts";
+import { bulkInsertImages } from "../src/db/images.ts";
 import { migrateDatabase } from "../src/db/migrate.ts";
 import { vectorCandidates } from "../src/db/search.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
@@ -28,7 +28,7 @@ describe("PGlite specifics", () => {
       image: newImage({ sha256: `bulk-${i}`, category: i % 20 === 0 ? category : "common" }),
       vector: nearVector(i % 20 === 0 ? 77 : (i % 8) + 1, 100, 0.3, i),
     }));
-    for (const { image, vector } of rows) await insertImageWithEmbeddings(database.db, image, [{ model: "wink-sg-100d", dimensions: 100, vector }]);
+    await bulkInsertImages(database.db, rows.map(({ image, vector }) => ({ image, embeddings: [{ model: "wink-sg-100d", dimensions: 100, vector }] })));
   }, 60_000);
   afterAll(() => database?.close());
 
