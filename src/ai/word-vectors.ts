@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { mkdir, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { SimilarWord, WordVectors } from "./types.ts";
@@ -7,6 +8,7 @@ import type { SimilarWord, WordVectors } from "./types.ts";
 const require = createRequire(import.meta.url);
 const MAGIC = 0x31475357; // "WSG1" little-endian
 const HEADER_BYTES = 12;
+const CACHE_FILE = "wink-sg-100d.bin";
 /** Neighbour lists kept per (word, k, threshold); a word's neighbours never change. */
 const NEIGHBOUR_CACHE_SIZE = 5000;
 
@@ -117,6 +119,20 @@ function buildTable(words: string[], unit: Float32Array, dims: number, neighbour
   return { words, index, unit, dims, candidates, candidateUnit };
 }
 
+async function writeCache(cacheDir: string, parsed: { words: string[]; unit: Float32Array; dims: number }): Promise<string> {
+  const path = join(cacheDir, CACHE_FILE);
+  await mkdir(cacheDir, { recursive: true });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await Bun.write(tmp, encodeCache(parsed.words, parsed.unit, parsed.dims));
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  return path;
+}
+
 /**
  * Writes the compact binary copy of the word vectors if it is missing; returns its path. Run it
  * at build time (Docker image, CI) so the first request never parses the 300 MB JSON.
@@ -125,17 +141,9 @@ function buildTable(words: string[], unit: Float32Array, dims: number, neighbour
  * await buildWordVectorCache(); // node_modules/.cache/hybrid-image-search/wink-sg-100d.bin
  */
 export async function buildWordVectorCache(cacheDir = defaultCacheDir()): Promise<string> {
-  const path = join(cacheDir, "wink-sg-100d.bin");
+  const path = join(cacheDir, CACHE_FILE);
   if (await Bun.file(path).exists()) return path;
-  const { words, unit, dims } = tableFromJson();
-  await mkdir(cacheDir, { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await Bun.write(tmp, encodeCache(words, unit, dims));
-  await rename(tmp, path).catch(async (error) => {
-    await rm(tmp, { force: true });
-    throw error;
-  });
-  return path;
+  return writeCache(cacheDir, tableFromJson());
 }
 
 type Nlp = { readDoc(text: string): any; its: any };
@@ -143,24 +151,41 @@ type Nlp = { readDoc(text: string): any; its: any };
 /** Loaded tables are read-only, so instances in one process share them (tests build many services). */
 const sharedTables = new Map<string, Promise<{ table: Table; nlp: Nlp; source: WordVectorLoadInfo["source"] }>>();
 
-async function loadTable(cacheDir: string, neighbourVocabulary: number, log: Logger | undefined) {
+async function readCache(dirs: readonly string[]) {
+  for (const dir of dirs) {
+    const file = Bun.file(join(dir, CACHE_FILE));
+    if (!(await file.exists())) continue;
+    const decoded = decodeCache(await file.arrayBuffer());
+    if (decoded) return decoded;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the first valid cache among `dirs`; otherwise parses the JSON once and writes the cache
+ * to the first directory that takes it (the package's `.cache`, then the system temp directory,
+ * for images where `node_modules` is read-only).
+ */
+async function loadTable(dirs: readonly string[], neighbourVocabulary: number, log: Logger | undefined) {
   const winkNLP = (await import("wink-nlp")).default;
   const model = (await import("wink-eng-lite-web-model")).default;
   const nlp = winkNLP(model, ["sbd", "pos"]) as unknown as Nlp;
-  const path = join(cacheDir, "wink-sg-100d.bin");
   let source: WordVectorLoadInfo["source"] = "cache";
-  let decoded: ReturnType<typeof decodeCache>;
-  const file = Bun.file(path);
-  if (await file.exists()) decoded = decodeCache(await file.arrayBuffer());
+  let decoded = await readCache(dirs);
   if (!decoded) {
     source = "json";
-    try {
-      await buildWordVectorCache(cacheDir);
-      decoded = decodeCache(await Bun.file(path).arrayBuffer());
-    } catch (error) {
-      log?.warn("word vector cache not written; parsing the JSON on every start", { error: (error as Error).message });
+    decoded = tableFromJson();
+    let written = false;
+    for (const dir of dirs) {
+      try {
+        await writeCache(dir, decoded);
+        written = true;
+        break;
+      } catch {
+        continue;
+      }
     }
-    decoded ??= tableFromJson();
+    if (!written) log?.warn("word vector cache not written; the 300 MB JSON is parsed on every start", { dirs: dirs.join(", ") });
   }
   return { table: buildTable(decoded.words, decoded.unit, decoded.dims, neighbourVocabulary), nlp, source };
 }
@@ -185,11 +210,11 @@ export function createWordVectors(options: WordVectorOptions = {}): WordVectors 
 
   async function load(): Promise<void> {
     const started = performance.now();
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
-    const key = `${cacheDir}|${neighbourVocabulary}`;
+    const dirs = options.cacheDir ? [options.cacheDir] : [defaultCacheDir(), join(tmpdir(), "hybrid-image-search")];
+    const key = `${dirs.join("|")}|${neighbourVocabulary}`;
     let shared = sharedTables.get(key);
     if (!shared) {
-      shared = loadTable(cacheDir, neighbourVocabulary, options.log);
+      shared = loadTable(dirs, neighbourVocabulary, options.log);
       sharedTables.set(key, shared);
       shared.catch(() => sharedTables.delete(key));
     }
