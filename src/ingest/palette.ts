@@ -35,19 +35,33 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Distinct colours of the opaque pixels in Lab, with how many pixels have each. */
+/**
+ * The opaque pixels as weighted points in Lab: pixels are binned at 5 bits per channel and each
+ * bin is represented by the mean of its pixels (exact for flat colours, fewer points for photos).
+ */
 function histogram(raw: Uint8Array, channels: number): { points: Float64Array; weights: Float64Array } {
-  const counts = new Map<number, number>();
+  const bins = new Map<number, [count: number, r: number, g: number, b: number]>();
   for (let i = 0; i < raw.length; i += channels) {
     if (channels === 4 && raw[i + 3] === 0) continue;
-    const key = (raw[i]! << 16) | (raw[i + 1]! << 8) | raw[i + 2]!;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const r = raw[i]!;
+    const g = raw[i + 1]!;
+    const b = raw[i + 2]!;
+    const key = ((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3);
+    const bin = bins.get(key);
+    if (bin) {
+      bin[0]++;
+      bin[1] += r;
+      bin[2] += g;
+      bin[3] += b;
+    } else {
+      bins.set(key, [1, r, g, b]);
+    }
   }
-  const points = new Float64Array(counts.size * 3);
-  const weights = new Float64Array(counts.size);
+  const points = new Float64Array(bins.size * 3);
+  const weights = new Float64Array(bins.size);
   let j = 0;
-  for (const [key, count] of counts) {
-    const lab = rgbToLab((key >> 16) & 255, (key >> 8) & 255, key & 255);
+  for (const [count, r, g, b] of bins.values()) {
+    const lab = rgbToLab(Math.round(r / count), Math.round(g / count), Math.round(b / count));
     points[j * 3] = lab[0];
     points[j * 3 + 1] = lab[1];
     points[j * 3 + 2] = lab[2];
