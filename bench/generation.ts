@@ -97,6 +97,11 @@ const stageMs = (name: string, last: number) => {
   const spans = recorder.byName(name).slice(-last);
   return percentile(spans.map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6), 50);
 };
+/** Median process CPU (user + system, all threads) while a stage ran, from its span's readings. */
+const stageCpuMs = (name: string, last: number) => {
+  const spans = recorder.byName(name).slice(-last);
+  return percentile(spans.map((s) => Number(s.attributes["process.cpu_user_ms"] ?? 0) + Number(s.attributes["process.cpu_system_ms"] ?? 0)), 50);
+};
 for (const [label, sigma] of [["grainy photo-like", 60], ["smooth photo-like", 25]] as const) {
   const fixed = await photoLike(1024, 99, sigma);
   let modelMs = 0;
@@ -126,7 +131,8 @@ for (const [label, sigma] of [["grainy photo-like", 60], ["smooth photo-like", 2
   const stages =
     `classify ${ms(stageMs("generation.classify", OVERHEAD_N))}, injection ${ms(stageMs("generation.injection", OVERHEAD_N))} ` +
     `(2 × storage.get ${ms(stageMs("storage.get", 2 * OVERHEAD_N))}), prompt_build ${ms(stageMs("generation.prompt_build", OVERHEAD_N))}, ` +
-    `model call ${ms(stageMs("generation.gemini_api", OVERHEAD_N))}, store ${ms(stageMs("generation.store", OVERHEAD_N))} (storage.put ${ms(stageMs("storage.put", OVERHEAD_N))})`;
+    `model call ${ms(stageMs("generation.gemini_api", OVERHEAD_N))}, store ${ms(stageMs("generation.store", OVERHEAD_N))} (storage.put ${ms(stageMs("storage.put", OVERHEAD_N))}); ` +
+    `CPU: injection ${ms(stageCpuMs("generation.injection", OVERHEAD_N))}, store ${ms(stageCpuMs("generation.store", OVERHEAD_N))}`;
   const http: number[] = [];
   for (let i = 0; i < OVERHEAD_N + WARMUP; i++) {
     const t = performance.now();
