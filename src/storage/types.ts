@@ -65,7 +65,12 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-/** A storage key that does not match the service's key layout (never a client's name). */
+/**
+ * A storage key that does not match the service's key layout (never a client's name).
+ *
+ * @example
+ * expect(() => assertValidKey("../etc/passwd")).toThrow(InvalidKeyError);
+ */
 export class InvalidKeyError extends Error {
   constructor(key: string) {
     super(`invalid storage key: ${JSON.stringify(key.slice(0, 200))}`);
@@ -73,7 +78,12 @@ export class InvalidKeyError extends Error {
   }
 }
 
-/** The blob store could not be reached or refused the call; the HTTP layer answers 503. */
+/**
+ * The blob store could not be reached or refused the call; the HTTP layer answers 503.
+ *
+ * @example
+ * throw new StorageUnavailableError("blob storage put failed: no answer within 15000 ms");
+ */
 export class StorageUnavailableError extends Error {
   readonly status = 503;
   readonly code = "storage_unavailable";

@@ -1,3 +1,7 @@
+/**
+ * The image routes: multipart upload into the ingest pipeline, cursor pages, one record, and the
+ * stored bytes (streamed with ETag/304 from local files, or a redirect to a presigned S3 URL).
+ */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
