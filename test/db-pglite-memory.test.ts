@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { openDatabase } from "../src/db/client.ts";
 import { bulkInsertImages } from "../src/db/images.ts";
 import { migrateDatabase } from "../src/db/migrate.ts";
 import { vectorCandidates } from "../src/db/search.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
-import { silentLogger } from "../src/log.ts";
 import { createTestTelemetry, DB_ATTR } from "../src/telemetry/index.ts";
 import { describeRepository, nearVector, newImage, tag } from "./db-repository.shared.ts";
 
@@ -95,17 +93,4 @@ describe("PGlite specifics", () => {
     await migrateDatabase(database);
     expect(await applied()).toBe(before);
   });
-
-  test("memory:// opens a fresh, migrated in-memory database", async () => {
-    const fresh = await openDatabase({ databaseUrl: "memory://", dataDir: "/nonexistent", telemetry, log: silentLogger });
-    try {
-      expect(fresh.kind).toBe("pglite-memory");
-      await fresh.ping();
-      const r = (await fresh.db.execute(sql`select count(*)::int as n from images`)) as unknown as { rows: Array<{ n: number }> };
-      expect(r.rows[0]!.n).toBe(0);
-    } finally {
-      await fresh.close();
-    }
-    await expect(fresh.ping()).rejects.toThrow(/closed/);
-  }, 60_000);
 });

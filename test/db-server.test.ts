@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../src/config.ts";
 import { DatabaseUnavailableError } from "../src/db/errors.ts";
+import { migrateDatabase } from "../src/db/migrate.ts";
 import { silentLogger } from "../src/log.ts";
 import { startServer } from "../src/server.ts";
 import { createTestTelemetry } from "../src/telemetry/index.ts";
@@ -15,6 +16,9 @@ test("the service opens the configured database at start; DB_MIGRATE_ON_START=fa
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     const tables = (await server.deps.database!.db.execute(sql`select count(*)::int as n from pg_tables where tablename = 'images'`)) as unknown as { rows: Array<{ n: number }> };
     expect(tables.rows[0]!.n).toBe(0);
+    await migrateDatabase(server.deps.database!);
+    const after = (await server.deps.database!.db.execute(sql`select count(*)::int as n from images`)) as unknown as { rows: Array<{ n: number }> };
+    expect(after.rows[0]!.n).toBe(0);
   } finally {
     await server.stop();
   }
