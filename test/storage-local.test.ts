@@ -34,6 +34,19 @@ describe("local blob store", () => {
     }
   });
 
+  test("opening a store writes nothing; reads of an empty store find nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "blobs-"));
+    try {
+      const store = await createLocalBlobStore(dir);
+      expect(await readdir(dir)).toEqual([]);
+      expect(await store.list("")).toEqual([]);
+      expect(await store.get(`uploads/${crypto.randomUUID()}.png`)).toBeNull();
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the ETag is the sha256 of the content", async () => {
     const dir = await mkdtemp(join(tmpdir(), "blobs-"));
     try {

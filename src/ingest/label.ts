@@ -7,7 +7,7 @@
 import type { Labeler } from "../ai/types.ts";
 import type { Logger } from "../log.ts";
 import { slugifyCategory } from "../storage/keys.ts";
-import { SPAN, type Telemetry } from "../telemetry/index.ts";
+import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
 
 /** What a client (or a sidecar file) says about an image. */
 export interface GivenLabels {
@@ -79,7 +79,7 @@ export function labelStage(deps: LabelDeps, given: GivenLabels, image: { bytes: 
     let category = given.category ? slugifyCategory(given.category) ?? null : null;
     let source: LabelSource = caption || labels.length > 0 ? "request" : "none";
     if (source === "none" && deps.labeler) {
-      span.setAttribute("gen_ai.request.model", deps.labeler.model);
+      span.setAttribute(GENAI_ATTR.requestModel, deps.labeler.model);
       try {
         const answer = await deps.labeler.label(image, { timeoutMs: deps.timeoutMs });
         caption = normalizeCaption(answer.caption);

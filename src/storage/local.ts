@@ -34,7 +34,7 @@ function isMissing(error: unknown): boolean {
 }
 
 /**
- * Opens (creating if needed) a local blob store rooted at `<dataDir>/blobs`.
+ * Opens a local blob store rooted at `<dataDir>/blobs` (created with the first write).
  *
  * @example
  * const store = await createLocalBlobStore("./data");
@@ -44,8 +44,12 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
   const root = resolve(dataDir, "blobs");
   const metaRoot = join(root, ".meta");
   const tmpRoot = join(root, ".tmp");
-  await mkdir(tmpRoot, { recursive: true });
-  await mkdir(metaRoot, { recursive: true });
+  let ready: Promise<unknown> | undefined;
+  // Directories appear with the first write, so opening a store never touches the disk.
+  const ensureDirs = () => (ready ??= Promise.all([mkdir(tmpRoot, { recursive: true }), mkdir(metaRoot, { recursive: true })]).catch((error) => {
+    ready = undefined;
+    throw error;
+  }));
 
   function pathOf(base: string, key: string, suffix = ""): string {
     assertValidKey(key);
@@ -86,6 +90,7 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
   }
 
   async function writeTemp(body: BlobBody): Promise<{ temp: string; size: number; sha256: string }> {
+    await ensureDirs();
     const temp = join(tmpRoot, randomUUID());
     const hash = createHash("sha256");
     if (body instanceof Uint8Array) {
