@@ -75,7 +75,6 @@ describe("bulk ingest CLI", () => {
 
   test("each file is one trace rooted at ingest.file with the pipeline stages under it", async () => {
     const items = await folderItems(join(photos, "nested"));
-    ctx.recorder.spans().length;
     const [outcome] = await runBulk(items, pipelineSink(ctx.deps), { concurrency: 1 });
     expect(outcome!.status).toBe("ingested");
     const root = ctx.recorder.byName(SPAN.ingestFile).find((s) => s.attributes["image.id"] === outcome!.id)!;

@@ -107,8 +107,10 @@ describe("ingest atomicity and limits (PGlite + local files)", () => {
 
   test("after a failure the same bytes upload cleanly", async () => {
     const bytes = await scene(501);
-    const response = await ctx.deps.storage.list("uploads/").then(() => fetch(`${ctx.url}/api/images`, { method: "POST", body: form(bytes) }));
+    const response = await fetch(`${ctx.url}/api/images`, { method: "POST", body: form(bytes) });
     expect(response.status).toBe(201);
+    const image = await jsonOf(response);
+    expect(await ctx.rawStore.list("")).toContain(`uploads/${image.id}.jpg`);
   });
 
   test("a streamed body over the limit is refused after reading about the limit, not the whole body", async () => {
