@@ -228,9 +228,9 @@ describe("POST /api/generate with Gemini (fake API)", () => {
 
   test("past the queue: 503 overloaded with Retry-After, stored as failed, no extra model call", async () => {
     const narrow = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "0" }));
-    fake.setScenario(IMAGE_MODEL, { delayMs: 700, then: "image" });
+    fake.setScenario(IMAGE_MODEL, { delayMs: 1_000, then: "image" });
     const slow = post(narrow, { prompt: "a fox" });
-    await Bun.sleep(250);
+    for (let i = 0; i < 500 && imageRequests().length === 0; i++) await Bun.sleep(10);
     const { res, json } = await post(narrow, { prompt: "a fox" });
     expect(res.status).toBe(503);
     expect(json.error.code).toBe("overloaded");
