@@ -21,6 +21,7 @@ import { silentLogger } from "../src/log.ts";
 import { createTestTelemetry, SEARCH_STAGES } from "../src/telemetry/index.ts";
 
 const { values: args } = parseArgs({
+  allowPositionals: true,
   options: {
     sizes: { type: "string", default: "10000,100000" },
     queries: { type: "string", default: "300" },
@@ -65,7 +66,7 @@ const THEME_NAMES = Object.keys(THEMES);
 const EXTRAS = ["in the morning", "at noon", "in autumn", "after the rain", "in black and white", "seen from above", "in close-up", "with a shallow depth of field", "on film", "in summer"];
 
 /** ~400k distinct captions (theme × adjective × subject × place × companion × extra), so 100k rows are not mostly duplicates. */
-function syntheticImage(i: number) {
+export function syntheticImage(i: number) {
   const theme = pick(THEME_NAMES);
   const t = THEMES[theme]!;
   const subject = pick(t.subjects);
@@ -79,6 +80,7 @@ function syntheticImage(i: number) {
   return { i, theme, caption, labels, hexColors };
 }
 
+const TEMPLATE_NAMES = ["noun", "adjective noun", "noun place", "synonym phrase", "noun + category", "adj noun + colour"];
 const QUERY_TEMPLATES: Array<() => { query: string; filters?: Record<string, string> }> = [
   () => ({ query: pick(THEMES[pick(THEME_NAMES)]!.subjects) }),
   () => ({ query: `${pick(ADJECTIVES)} ${pick(THEMES[pick(THEME_NAMES)]!.subjects)}` }),
@@ -154,18 +156,28 @@ async function runSize(rows: number) {
   const app = createApp({ config, telemetry, log: silentLogger, search: { db: database, embedder, wordVectors, telemetry, config } });
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   const url = `http://127.0.0.1:${server.port}/api/search`;
-  const queries = Array.from({ length: WARMUP + QUERIES }, () => pick(QUERY_TEMPLATES)());
+  const queries = Array.from({ length: WARMUP + QUERIES }, () => {
+    const template = Math.floor(random() * QUERY_TEMPLATES.length);
+    return { template, body: QUERY_TEMPLATES[template]!() };
+  });
+  const perTemplate = TEMPLATE_NAMES.map(() => ({ ms: [] as number[], cpu: [] as number[] }));
   const latencies: number[] = [];
   const resultCounts: number[] = [];
-  for (const [n, q] of queries.entries()) {
+  for (const [n, { template, body: q }] of queries.entries()) {
     if (n === WARMUP) recorder.reset();
     const t = performance.now();
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...q, limit: LIMIT }) });
-    const body = (await res.json()) as { results?: unknown[] };
+    const body = (await res.json()) as { results?: unknown[]; traceId?: string };
     if (res.status !== 200) throw new Error(`search answered ${res.status}: ${JSON.stringify(body)}`);
     if (n >= WARMUP) {
       latencies.push(performance.now() - t);
       resultCounts.push(body.results?.length ?? 0);
+      const cpu = recorder
+        .spans(body.traceId)
+        .filter((span) => (SEARCH_STAGES as readonly string[]).includes(span.name))
+        .reduce((sum, span) => sum + Number(span.attributes["process.cpu_user_ms"] ?? 0) + Number(span.attributes["process.cpu_system_ms"] ?? 0), 0);
+      perTemplate[template]!.ms.push(latencies.at(-1)!);
+      perTemplate[template]!.cpu.push(cpu);
     }
   }
   const stageMs = (name: string) => recorder.byName(name).map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6);
@@ -183,13 +195,21 @@ async function runSize(rows: number) {
     console.log(`  ${stage.padEnd(16)} ${fmt(percentile(values, 50)).padStart(6)}   ${fmt(percentile(values, 95)).padStart(6)}   ${fmt(percentile(stageCpu(stage), 50)).padStart(6)}`);
   }
   console.log(`  all stages CPU per request: p50 ${fmt(percentile(cpuPerRequest, 50))} ms  p95 ${fmt(percentile(cpuPerRequest, 95))} ms`);
+  console.log("  query kind          n   client p50/p95 ms   stage CPU p50/p95 ms");
+  for (const [i, name] of TEMPLATE_NAMES.entries()) {
+    const { ms, cpu } = perTemplate[i]!;
+    if (ms.length === 0) continue;
+    console.log(`  ${name.padEnd(18)} ${String(ms.length).padStart(3)}   ${fmt(percentile(ms, 50)).padStart(6)} / ${fmt(percentile(ms, 95)).padEnd(6)}     ${fmt(percentile(cpu, 50)).padStart(6)} / ${fmt(percentile(cpu, 95))}`);
+  }
   await server.stop(true);
   await database.close();
 }
 
-console.log("search benchmark (the machine is shared with other engineers' test runs: figures are noisy)");
-console.log(
-  `settings: sizes=${SIZES.join("/")} queries=${QUERIES} warmup=${WARMUP} limit=${LIMIT} rrf_k=60 overfetch=3 rerank_top_n=30 ef_search=80 m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION} embedder=${MODEL} (vectors from generated captions); bun=${Bun.version}`,
-);
-console.log("query mix: 1/6 each: one noun, adjective+noun, noun+place, synonym phrases, noun+category filter, adjective+noun+colour filter");
-for (const size of SIZES) await runSize(size);
+if (import.meta.main) {
+  console.log("search benchmark (the machine is shared with other engineers' test runs: figures are noisy)");
+  console.log(
+    `settings: sizes=${SIZES.join("/")} queries=${QUERIES} warmup=${WARMUP} limit=${LIMIT} rrf_k=60 overfetch=3 rerank_top_n=30 ef_search=80 m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION} embedder=${MODEL} (vectors from generated captions); bun=${Bun.version}`,
+  );
+  console.log("query mix: 1/6 each: one noun, adjective+noun, noun+place, synonym phrases, noun+category filter, adjective+noun+colour filter");
+  for (const size of SIZES) await runSize(size);
+}
