@@ -1,5 +1,6 @@
 import sharp, { type OverlayOptions } from "sharp";
 import { ImageModelError, type AspectRatio, type ImageModel, type ImageRequest, type ImageResult } from "./image-model.ts";
+import { seededRandom } from "../random.ts";
 
 /**
  * Model id the offline renderer answers with.
@@ -96,7 +97,7 @@ export function paletteFor(request: Pick<ImageRequest, "subject" | "references" 
   const lists = request.references.map((r) => r.hexColors ?? []);
   for (let i = 0; i < size; i++) for (const list of lists) if (list[i]) add(list[i]!);
   for (const word of request.subject.toLowerCase().match(/[a-z]+/g) ?? []) if (COLOR_WORDS[word]) add(COLOR_WORDS[word]!);
-  const random = rng(request.seed ^ hash(request.subject));
+  const random = seededRandom(request.seed ^ hash(request.subject));
   const hue = random() * 360;
   for (let i = 0; colors.length < size && i < 20; i++) add(hsl((hue + i * 67) % 360, 0.45 + random() * 0.3, 0.3 + random() * 0.45));
   return colors;
@@ -105,7 +106,7 @@ export function paletteFor(request: Pick<ImageRequest, "subject" | "references" 
 async function renderMoodBoard(request: ImageRequest, longSide: number): Promise<Uint8Array> {
   const { width, height } = dimensionsFor(request.aspectRatio, longSide);
   const palette = paletteFor(request);
-  const random = rng(request.seed ^ hash(request.subject));
+  const random = seededRandom(request.seed ^ hash(request.subject));
   const gutter = Math.round(longSide / 48);
   const stripHeight = Math.round(height * 0.14);
   const boardHeight = height - stripHeight - gutter;
@@ -170,13 +171,3 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: a tiny seeded generator, so the same seed draws the same board (no library needed for 4 lines). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}

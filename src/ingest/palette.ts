@@ -7,6 +7,7 @@
 import sharp, { type Sharp } from "sharp";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { deltaE, labToRgb, rgbToHex, rgbToLab, type Lab } from "./color.ts";
+import { seededRandom } from "../random.ts";
 
 export interface PaletteOptions {
   /** Colours to find (at most this many are returned). */
@@ -22,18 +23,6 @@ export interface PaletteOptions {
 }
 
 const DEFAULTS = { k: 5, sample: 100, mergeDistance: 10, minShare: 0.02, maxIterations: 30, seed: 0x5eed } as const;
-
-/** A small fast PRNG (mulberry32); deterministic for a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The opaque pixels as weighted points in Lab: pixels are binned at 5 bits per channel and each
@@ -219,7 +208,7 @@ export async function extractPaletteWithShares(input: Uint8Array | Sharp, option
   // minor colours into the dominant ones and reports muddy averages.
   const k = Math.min(o.k * 2, weights.length);
   const total = weights.reduce((sum, w) => sum + w, 0);
-  const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, prng(o.seed)), o.mergeDistance, o.minShare * total);
+  const clusters = mergeNear(kmeans(points, weights, k, o.maxIterations, seededRandom(o.seed)), o.mergeDistance, o.minShare * total);
   return clusters.slice(0, o.k).map((c) => ({ hex: rgbToHex(labToRgb(c.lab)), share: c.weight / total }));
 }
 

@@ -5,6 +5,7 @@
  * same bytes (so the same sha256) with the same sharp build.
  */
 import sharp from "sharp";
+import { seededRandom } from "../../random.ts";
 
 export const DEMO_WIDTH = 640;
 export const DEMO_HEIGHT = 480;
@@ -41,17 +42,6 @@ export interface SceneSpec {
   kind: SceneKind;
   colors: readonly string[];
   variant?: number;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hashString(text: string): number {
@@ -323,7 +313,7 @@ const PAINTERS: Record<SceneKind, Painter> = {
  * const svg = sceneSvg({ kind: "seascape", colors: ["#f7c6a3", "#fbe3c8", "#3a6f8f", "#1d3b53", "#fff2c4", "#ffffff"] }, "ocean-dawn");
  */
 export function sceneSvg(spec: SceneSpec, seed: string): string {
-  const rand = prng(hashString(seed));
+  const rand = seededRandom(hashString(seed));
   const { defs, body } = PAINTERS[spec.kind](spec.colors, rand, spec.variant ?? 0);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}"><defs>${defs}</defs>${body}</svg>`;
 }
