@@ -21,7 +21,7 @@ const files =
 let failed = 0;
 for (const file of files) {
   console.log(`\n=== ${file} (${new Date().toISOString()}) ===`);
-  const proc = Bun.spawn(["bun", "run", file], { cwd: root, stdout: "inherit", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, "run", file], { cwd: root, stdout: "inherit", stderr: "inherit" });
   const code = await proc.exited;
   if (code !== 0) {
     failed++;

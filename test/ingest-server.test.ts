@@ -63,7 +63,7 @@ describe("bun run ingest --url (a real process uploading to the running service)
       await writeFile(join(folder, "one.txt"), "first picture");
       await Bun.write(join(folder, "two.png"), await scene(4002, "png"));
       await Bun.write(join(folder, "bad.gif"), TEXT_BYTES);
-      const argv = ["bun", "run", "src/cli/ingest.ts", folder, "--role", "tone-ref", "--category", "natural", "--concurrency", "2", "--url", server.url];
+      const argv = [process.execPath, "run", "src/cli/ingest.ts", folder, "--role", "tone-ref", "--category", "natural", "--concurrency", "2", "--url", server.url];
       const proc = Bun.spawn(argv, {
         cwd: join(import.meta.dir, ".."),
         env: { ...process.env, OTEL_SDK_DISABLED: "true", LOG_LEVEL: "" },
@@ -82,7 +82,7 @@ describe("bun run ingest --url (a real process uploading to the running service)
       const again = Bun.spawn(argv, { cwd: join(import.meta.dir, ".."), env: { ...process.env, OTEL_SDK_DISABLED: "true" }, stdout: "pipe", stderr: "ignore" });
       expect(await new Response(again.stdout).text()).toContain("ingested 0, skipped 2 (already stored), failed 1");
       await again.exited;
-      const usage = Bun.spawnSync(["bun", "run", "src/cli/ingest.ts", folder, "--role", "hero"], { cwd: join(import.meta.dir, "..") });
+      const usage = Bun.spawnSync([process.execPath, "run", "src/cli/ingest.ts", folder, "--role", "hero"], { cwd: join(import.meta.dir, "..") });
       expect(usage.exitCode).toBe(2);
       expect(usage.stderr.toString()).toContain("--role must be one of corpus, tone-ref, angle-ref");
     } finally {

@@ -18,7 +18,7 @@ afterAll(() => receiver.stop());
 
 /** `bun run src/server.ts` with `env`; collects output and finds log lines as they come. */
 function spawnServer(env: Record<string, string>) {
-  const proc = Bun.spawn(["bun", "run", "src/server.ts"], {
+  const proc = Bun.spawn([process.execPath, "run", "src/server.ts"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
     stdout: "pipe",

@@ -11,7 +11,7 @@ const FIXTURE = join(import.meta.dir, "fixtures", "telemetry-shortlived.ts");
 
 async function runFixture(url: string, n: number, flag?: string) {
   const started = performance.now();
-  const proc = Bun.spawn(["bun", "run", FIXTURE, url, String(n), ...(flag ? [flag] : [])], {
+  const proc = Bun.spawn([process.execPath, "run", FIXTURE, url, String(n), ...(flag ? [flag] : [])], {
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, NODE_ENV: "test" },
