@@ -11,11 +11,11 @@ import { normalizeQuery } from "./expand.ts";
 const OPERATOR_WORDS = new Set(["or", "and", "not"]);
 
 /**
- * At most this many matching rows are ranked per tier (and at least 10 per wanted candidate):
+ * At most this many matching rows are ranked per tier (and at least 5 per wanted candidate):
  * `ts_rank_cd` reads every ranked row's tsvector, so a common word over 100k images would
  * otherwise rank thousands of rows per query.
  */
-export const RANKED_ROWS_CAP = 400;
+export const RANKED_ROWS_CAP = 200;
 
 function words(input: readonly string[]): string[] {
   const unique = new Set<string>();
@@ -68,7 +68,7 @@ async function rankedMatches(db: Database, match: string, rankBy: string, filter
  * `search.fulltext`: `websearch_to_tsquery('english')` over the weighted, GIN-indexed tsvector,
  * ranked with `ts_rank_cd` against the original words OR'ed with the expansion. In two bounded
  * tiers: first rows holding every original word; then, only if those are fewer than `k`, rows
- * holding any original or expanded word. Each tier ranks at most `max(RANKED_ROWS_CAP, 10·k)`
+ * holding any original or expanded word. Each tier ranks at most `max(RANKED_ROWS_CAP, 5·k)`
  * matching rows (taken in index order), which keeps a common word over 100k images cheap.
  *
  * @example
@@ -80,7 +80,7 @@ export async function fulltextBranch(
 ): Promise<{ hits: FulltextCandidate[]; tsInput: string }> {
   const tsInput = fulltextInput([...input.original, ...input.expanded]);
   const allOriginal = allWordsInput(input.original);
-  const cap = Math.max(RANKED_ROWS_CAP, 10 * input.k);
+  const cap = Math.max(RANKED_ROWS_CAP, 5 * input.k);
   return deps.telemetry.tracedSpan(SPAN.searchFulltext, { "search.k": input.k, "search.fulltext.words": tsInput === "" ? 0 : tsInput.split(" or ").length, "search.fulltext.cap": cap }, async (span) => {
     if (tsInput === "") return { hits: [], tsInput };
     const hits: FulltextCandidate[] = allOriginal === "" ? [] : await rankedMatches(deps.db, allOriginal, tsInput, input.filters, input.k, cap, new Set());
