@@ -143,6 +143,9 @@ describe("POST /api/search", () => {
     const body = await search({ imageId: source.id, limit: 5 });
     expect(body.results.map((r) => r.id)).not.toContain(source.id);
     expect(body.results[0]!.image.category).toBe("vehicle");
+    const embed = recorder.tree(body.traceId)[0]!.children.find((c) => c.name === "search.embed")!;
+    expect(embed.attributes["search.embed.source"]).toBe("stored");
+    expect(embed.children.some((c) => c.span.kind === SpanKind.CLIENT)).toBe(true);
     const withQuery = await search({ imageId: source.id, query: "car", limit: 20 });
     expect(withQuery.results.map((r) => r.id)).not.toContain(source.id);
   });

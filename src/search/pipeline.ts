@@ -6,7 +6,7 @@ import { isUuid } from "../db/ids.ts";
 import { getEmbedding, getImage } from "../db/images.ts";
 import type { ImageRole, ImageRow } from "../db/schema.ts";
 import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
-import { SPAN, type Telemetry } from "../telemetry/index.ts";
+import type { Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
@@ -152,15 +152,10 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const stageMs: StageMs = { expand: 0, embed: 0, vector: 0, fulltext: 0, fuse: 0, rerank: 0 };
   const [expanded, vector] = await both(deps.textModel !== undefined, [
     () => timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
-    () => timed(stageMs, "embed", async () => {
-      if (source) {
-        const stored = await getEmbedding(deps.db.db, source.id, deps.embedder.model);
-        if (stored && stored.dimensions === deps.embedder.dimensions) {
-          return deps.telemetry.tracedSpan(SPAN.searchEmbed, { "search.embed.source": "stored" }, () => stored.vector);
-        }
-      }
-      return embedQuery(deps, textQuery);
-    }),
+    () =>
+      timed(stageMs, "embed", () =>
+        embedQuery(deps, textQuery, source && (() => getEmbedding(deps.db.db, source.id, deps.embedder.model).then((e) => e?.vector))),
+      ),
   ]);
 
   const words = [...expanded.terms, ...expanded.lemmas, ...expanded.synonyms];
