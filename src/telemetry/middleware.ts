@@ -85,8 +85,7 @@ export function tracing(telemetry: Telemetry): MiddlewareHandler<{ Variables: Tr
     }
     span.end();
     if (thrown !== undefined) throw thrown;
-    const flags = (ctx.traceFlags & 1).toString(16).padStart(2, "0");
-    const value = `00-${ctx.traceId}-${ctx.spanId}-${flags}`;
+    const value = `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & 1 ? "01" : "00"}`;
     try {
       c.res.headers.set("traceresponse", value);
     } catch {

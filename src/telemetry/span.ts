@@ -55,6 +55,11 @@ export function exceptionAttributes(error: unknown): Attributes {
   return { "exception.type": typeof error, "exception.message": String(error) };
 }
 
+// Shared by spans that have none; replaced (never mutated) on first write.
+const NO_LINKS: Link[] = [];
+const NO_EVENTS: TimedEvent[] = [];
+const UNSET_STATUS: SpanStatus = { code: SpanStatusCode.UNSET };
+
 /**
  * A recording span: a plain object that the official OTLP exporter reads as a `ReadableSpan`.
  * It skips the SDK Span's per-call validation and limits bookkeeping, which is most of the
@@ -62,17 +67,15 @@ export function exceptionAttributes(error: unknown): Attributes {
  */
 export class RecordedSpan implements TelemetrySpan, ReadableSpan {
   readonly attributes: Attributes;
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
+  readonly links: Link[] = NO_LINKS;
+  events: TimedEvent[] = NO_EVENTS;
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET_STATUS;
   ended = false;
-  startTime: HrTime;
-  endTime: HrTime = [0, 0];
-  duration: HrTime = [0, 0];
   private readonly startMs: number;
+  private endMs = 0;
   private readonly context: SpanContext;
 
   constructor(
@@ -95,7 +98,20 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
       if (value !== undefined && value !== null) this.attributes[key] = value;
     }
     this.startMs = nowMs();
-    this.startTime = toHrTime(this.startMs);
+  }
+
+  // Times are kept as milliseconds and turned into HrTime only when the exporter reads them, so
+  // a span waiting in the queue holds no per-span arrays.
+  get startTime(): HrTime {
+    return toHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return this.ended ? toHrTime(this.endMs) : [0, 0];
+  }
+
+  get duration(): HrTime {
+    return this.ended ? toHrTime(Math.max(0, this.endMs - this.startMs)) : [0, 0];
   }
 
   spanContext(): SpanContext {
@@ -117,7 +133,9 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
   }
 
   addEvent(name: string, attributes?: Attributes): this {
-    if (!this.ended) this.events.push({ name, attributes: attributes ?? {}, time: toHrTime(nowMs()), droppedAttributesCount: 0 });
+    if (this.ended) return this;
+    if (this.events === NO_EVENTS) this.events = [];
+    this.events.push({ name, attributes: attributes ?? {}, time: toHrTime(nowMs()), droppedAttributesCount: 0 });
     return this;
   }
 
@@ -141,9 +159,7 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
 
   end(): void {
     if (this.ended) return;
-    const endMs = nowMs();
-    this.endTime = toHrTime(endMs);
-    this.duration = toHrTime(Math.max(0, endMs - this.startMs));
+    this.endMs = nowMs();
     this.ended = true;
     this.sink.onEnd(this);
   }
