@@ -130,11 +130,15 @@ export function resolveTelemetryConfig(
   for (const name of ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] as const) {
     const raw = env[name];
     if (!raw) continue;
-    try {
-      headers = { ...headers, ...parseKeyValueList(raw) };
-    } catch (err) {
-      // Never echo the value: headers usually carry credentials.
-      warn(`${name} ignored: ${(err as Error).message}`);
+    // Like the OpenTelemetry SDK, keep the well-formed entries and skip the rest.
+    const parts = raw.split(",");
+    for (const [index, part] of parts.entries()) {
+      try {
+        headers = { ...headers, ...parseKeyValueList(part) };
+      } catch (err) {
+        // Never echo the value: headers usually carry credentials.
+        warn(`${name} entry ${index + 1} of ${parts.length} ignored: ${(err as Error).message.replace(/^entry 1 of 1 is /, "")}`);
+      }
     }
   }
 

@@ -10,7 +10,10 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+// The official OTLP proto exporter, built for its fetch transport (the package's `browser` entry):
+// the same serializer and retry logic, but sent with Bun's native fetch (~0.3 µs a span beyond
+// serialization here) instead of its node:http emulation (~1–4 µs a span).
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto/build/src/platform/browser/index.js";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import {
   BasicTracerProvider,
