@@ -2,20 +2,21 @@
  * One benchmark server variant in its own process, serving `GET /json` (a trivial JSON route):
  *   untraced  — a plain Hono app;
  *   traced    — the same app behind our `tracing(telemetry)` middleware, every span exported by
- *               the official OTLP proto exporter through our bounded batch processor;
+ *               the official OTLP proto exporter (its fetch build, as createTelemetry uses it)
+ *               through our bounded batch processor;
  *   honootel  — the same app behind `@hono/otel` with an SDK BasicTracerProvider +
- *               BatchSpanProcessor + the same exporter (a baseline; nothing registered globally).
+ *               BatchSpanProcessor + the same exporter build (a baseline; nothing registered globally).
  *
  * Usage: bun run bench/telemetry/server.ts <variant> <otlp traces url> — prints `ready <port>`.
  * SIGTERM flushes spans and prints `stats {...}` before exiting.
  */
 import { Hono } from "hono";
 import { httpInstrumentationMiddleware } from "@hono/otel";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
+import { createOtlpExporter } from "../../src/telemetry/provider.ts";
 
 const [variant, url] = process.argv.slice(2);
 if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|honootel> <otlp url>");
@@ -27,7 +28,7 @@ if (variant === "traced") {
   const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
   // The exporter createTelemetry would build, wrapped to time its synchronous part (protobuf
   // serialization on the event loop) so the run can say where the time goes.
-  const inner = new OTLPTraceExporter({ url: config.endpoint, headers: config.headers, timeoutMillis: config.batch.exportTimeoutMs });
+  const inner = createOtlpExporter(config);
   let exportSyncMs = 0;
   let exportedSpans = 0;
   const exporter: SpanExporter = {
@@ -49,7 +50,7 @@ if (variant === "traced") {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": "bench" }),
     spanProcessors: [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url }), {
+      new BatchSpanProcessor(createOtlpExporter(resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url }).config), {
         maxQueueSize: 16_384,
         maxExportBatchSize: 1_024,
         scheduledDelayMillis: 1_000,

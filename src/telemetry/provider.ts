@@ -135,6 +135,17 @@ function isSpanContext(parent: TelemetrySpan | SpanContext): parent is SpanConte
 }
 
 /**
+ * The OTLP proto exporter the recorder sends with, for the resolved endpoint, headers and
+ * export timeout. Throws when the exporter refuses its options.
+ *
+ * @example
+ * const exporter = createOtlpExporter(config.telemetry);
+ */
+export function createOtlpExporter(config: TelemetryConfig): SpanExporter {
+  return new OTLPTraceExporter({ url: config.endpoint, headers: config.headers, timeoutMillis: config.batch.exportTimeoutMs });
+}
+
+/**
  * Builds the span recorder from resolved settings. Any failure while setting up gives a working
  * no-op recorder and one warning, never an exception.
  *
@@ -172,13 +183,7 @@ function buildTelemetry(config: TelemetryConfig, extras: TelemetryExtras, log: L
   if (extras.recorder) {
     processor = extras.recorder;
   } else {
-    const exporter =
-      extras.exporter ??
-      new OTLPTraceExporter({
-        url: config.endpoint,
-        headers: config.headers,
-        timeoutMillis: config.batch.exportTimeoutMs,
-      });
+    const exporter = extras.exporter ?? createOtlpExporter(config);
     processor = new BoundedBatchProcessor(exporter, config.batch, log, config.endpoint);
   }
   const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
