@@ -100,6 +100,8 @@ interface Cluster {
   weight: number;
 }
 
+const CONVERGED_SHIFT = 1;
+
 function kmeans(points: Float64Array, weights: Float64Array, k: number, maxIterations: number, random: () => number): Cluster[] {
   const n = weights.length;
   const centres = seedCentres(points, weights, k, random);
@@ -134,12 +136,20 @@ function kmeans(points: Float64Array, weights: Float64Array, k: number, maxItera
       sums[c * 3 + 2] = sums[c * 3 + 2]! + points[i * 3 + 2]! * w;
       mass[c] = mass[c]! + w;
     }
+    let maxShift2 = 0;
     for (let c = 0; c < k; c++) {
       if (mass[c] === 0) continue;
-      centres[c * 3] = sums[c * 3]! / mass[c]!;
-      centres[c * 3 + 1] = sums[c * 3 + 1]! / mass[c]!;
-      centres[c * 3 + 2] = sums[c * 3 + 2]! / mass[c]!;
+      const l = sums[c * 3]! / mass[c]!;
+      const a = sums[c * 3 + 1]! / mass[c]!;
+      const b = sums[c * 3 + 2]! / mass[c]!;
+      const shift2 = (l - centres[c * 3]!) ** 2 + (a - centres[c * 3 + 1]!) ** 2 + (b - centres[c * 3 + 2]!) ** 2;
+      if (shift2 > maxShift2) maxShift2 = shift2;
+      centres[c * 3] = l;
+      centres[c * 3 + 1] = a;
+      centres[c * 3 + 2] = b;
     }
+    // Converged once no centre moves by a perceptible amount (1 ΔE76, under the ~2.3 JND).
+    if (maxShift2 < CONVERGED_SHIFT * CONVERGED_SHIFT) break;
   }
   mass.fill(0);
   for (let i = 0; i < n; i++) {
