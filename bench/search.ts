@@ -14,6 +14,7 @@ import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { bulkInsertImages } from "../src/db/images.ts";
 import { HNSW_EF_CONSTRUCTION, HNSW_M, INDEXED_EMBEDDINGS } from "../src/db/schema.ts";
+import { openPglite, wrapPglite } from "../src/db/client.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
 import { embeddingText } from "../src/ingest/embed.ts";
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "30" },
     limit: { type: "string", default: "10" },
     batch: { type: "string", default: "1000" },
+    reuse: { type: "boolean", default: false },
   },
 });
 const SIZES = args.sizes!.split(",").map(Number);
@@ -106,14 +108,34 @@ function percentile(values: number[], p: number): number {
 const fmt = (n: number) => n.toFixed(1);
 const rssMb = () => Math.round(process.memoryUsage.rss() / 1024 / 1024);
 
+/** A loaded, indexed corpus kept in `.tmp/` by `--reuse` (the synthetic data is deterministic). */
+const reusePath = (rows: number) => `${import.meta.dir}/../.tmp/bench-search-${rows}.tar`;
+
 async function runSize(rows: number) {
   const { telemetry, recorder } = createTestTelemetry();
   const config = loadConfig({ LOG_LEVEL: "silent" });
-  const database = await createTestDatabase(telemetry);
   const wordVectors = createWordVectors();
   const embedder = createOfflineEmbedder(wordVectors);
   await wordVectors.ready();
+  const saved = Bun.file(reusePath(rows));
+  const reused = args.reuse && (await saved.exists());
+  const database = reused
+    ? wrapPglite(await openPglite({ loadDataDir: new Blob([await saved.arrayBuffer()]) }), telemetry, "pglite-memory")
+    : await createTestDatabase(telemetry);
+  let loadSeconds = 0;
+  let buildSeconds = 0;
+  let embedMs = 0;
+  if (!reused) ({ loadSeconds, buildSeconds, embedMs } = await loadCorpus(database as Awaited<ReturnType<typeof createTestDatabase>>, rows, embedder, recorder));
+  if (args.reuse && !reused) await Bun.write(reusePath(rows), await (database as Awaited<ReturnType<typeof createTestDatabase>>).pglite.dumpDataDir("none"));
+  await runQueries(database, rows, { loadSeconds, buildSeconds, embedMs, reused }, { telemetry, recorder, config, embedder, wordVectors });
+}
 
+async function loadCorpus(
+  database: Awaited<ReturnType<typeof createTestDatabase>>,
+  rows: number,
+  embedder: ReturnType<typeof createOfflineEmbedder>,
+  recorder: ReturnType<typeof createTestTelemetry>["recorder"],
+) {
   let started = performance.now();
   await database.pglite.exec(`drop index ${index.index}`);
   let embedMs = 0;
@@ -150,6 +172,24 @@ async function runSize(rows: number) {
   );
   await database.pglite.exec("analyze");
   const buildSeconds = (performance.now() - started) / 1000;
+  return { loadSeconds, buildSeconds, embedMs };
+}
+
+async function runQueries(
+  database: import("../src/db/client.ts").Database,
+  rows: number,
+  setup: { loadSeconds: number; buildSeconds: number; embedMs: number; reused: boolean },
+  ctx: {
+    telemetry: ReturnType<typeof createTestTelemetry>["telemetry"];
+    recorder: ReturnType<typeof createTestTelemetry>["recorder"];
+    config: ReturnType<typeof loadConfig>;
+    embedder: ReturnType<typeof createOfflineEmbedder>;
+    wordVectors: ReturnType<typeof createWordVectors>;
+  },
+) {
+  const { loadSeconds, buildSeconds, embedMs } = setup;
+  const { telemetry, recorder, config, embedder, wordVectors } = ctx;
+  void rows;
   const count = ((await database.db.execute(sql`select count(*)::int as n from images`)) as unknown as { rows: { n: number }[] }).rows[0]!.n;
   const distinct = ((await database.db.execute(sql`select count(distinct caption)::int as n from images`)) as unknown as { rows: { n: number }[] }).rows[0]!.n;
 
@@ -163,6 +203,17 @@ async function runSize(rows: number) {
   const perTemplate = TEMPLATE_NAMES.map(() => ({ ms: [] as number[], cpu: [] as number[] }));
   const latencies: number[] = [];
   const resultCounts: number[] = [];
+  const measured: { ms: number; template: number; body: (typeof queries)[number]["body"]; stages: Record<string, number> }[] = [];
+  const post = async (q: object) => {
+    const t = performance.now();
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...q, limit: LIMIT }) });
+    const body = (await res.json()) as { results?: unknown[]; traceId?: string };
+    if (res.status !== 200) throw new Error(`search answered ${res.status}: ${JSON.stringify(body)}`);
+    return { ms: performance.now() - t, body };
+  };
+  const spanMs = (s: { duration: [number, number] }) => s.duration[0] * 1000 + s.duration[1] / 1e6;
+  const stagesOf = (traceId: string | undefined) =>
+    Object.fromEntries(recorder.spans(traceId).filter((span) => (SEARCH_STAGES as readonly string[]).includes(span.name)).map((span) => [span.name.replace("search.", ""), spanMs(span)]));
   for (const [n, { template, body: q }] of queries.entries()) {
     if (n === WARMUP) recorder.reset();
     const t = performance.now();
@@ -177,12 +228,13 @@ async function runSize(rows: number) {
         .filter((span) => (SEARCH_STAGES as readonly string[]).includes(span.name))
         .reduce((sum, span) => sum + Number(span.attributes["process.cpu_user_ms"] ?? 0) + Number(span.attributes["process.cpu_system_ms"] ?? 0), 0);
       perTemplate[template]!.ms.push(latencies.at(-1)!);
+      measured.push({ ms: latencies.at(-1)!, template, body: q, stages: stagesOf(body.traceId) });
       perTemplate[template]!.cpu.push(cpu);
     }
   }
   const stageMs = (name: string) => recorder.byName(name).map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6);
   const root = stageMs("POST /api/search");
-  console.log(`\n${count} images (${distinct} distinct captions): load ${fmt(loadSeconds)} s (embedding ${fmt(embedMs / 1000)} s), HNSW build ${fmt(buildSeconds)} s, RSS ${rssMb()} MB`);
+  console.log(`\n${count} images (${distinct} distinct captions)${setup.reused ? ` reused from ${reusePath(rows)}` : ""}: load ${fmt(loadSeconds)} s (embedding ${fmt(embedMs / 1000)} s), HNSW build ${fmt(buildSeconds)} s, RSS ${rssMb()} MB`);
   console.log(`  POST /api/search over HTTP, ${QUERIES} queries after ${WARMUP} warm-up, limit ${LIMIT}, mean results ${fmt(resultCounts.reduce((a, b) => a + b, 0) / resultCounts.length)}`);
   console.log(`  client  p50 ${fmt(percentile(latencies, 50))} ms  p95 ${fmt(percentile(latencies, 95))} ms  max ${fmt(Math.max(...latencies))} ms`);
   console.log(`  server span  p50 ${fmt(percentile(root, 50))} ms  p95 ${fmt(percentile(root, 95))} ms`);
@@ -200,6 +252,14 @@ async function runSize(rows: number) {
     const { ms, cpu } = perTemplate[i]!;
     if (ms.length === 0) continue;
     console.log(`  ${name.padEnd(18)} ${String(ms.length).padStart(3)}   ${fmt(percentile(ms, 50)).padStart(6)} / ${fmt(percentile(ms, 95)).padEnd(6)}     ${fmt(percentile(cpu, 50)).padStart(6)} / ${fmt(percentile(cpu, 95))}`);
+  }
+  const slowest = [...measured].sort((a, b) => b.ms - a.ms).slice(0, 10);
+  console.log("  10 slowest queries: client ms, per-stage ms, then the same query repeated 3× (client ms)");
+  for (const m of slowest) {
+    const repeats: number[] = [];
+    for (let r = 0; r < 3; r++) repeats.push((await post(m.body)).ms);
+    const stages = Object.entries(m.stages).map(([k, v]) => `${k} ${fmt(v)}`).join(" ");
+    console.log(`  ${fmt(m.ms).padStart(6)}  ${TEMPLATE_NAMES[m.template]!.padEnd(18)} ${JSON.stringify(m.body).padEnd(70)} ${stages}  | repeat ${repeats.map(fmt).join(" ")}`);
   }
   await server.stop(true);
   await database.close();

@@ -1,5 +1,5 @@
 import { and, eq, ne, sql, type SQL } from "drizzle-orm";
-import type { Database } from "../db/client.ts";
+import type { Database, Db } from "../db/client.ts";
 import { guard } from "../db/errors.ts";
 import { isUuid } from "../db/ids.ts";
 import { images } from "../db/schema.ts";
@@ -52,10 +52,10 @@ function filterConditions(filters: CandidateFilters): SQL[] {
  * Ranks at most `cap` rows matching `match` by `ts_rank_cd` against `rankBy` (weighted tsvector:
  * caption A, labels B, category C), best first.
  */
-async function rankedMatches(db: Database, match: string, rankBy: string, filters: CandidateFilters, k: number, cap: number, skip: ReadonlySet<string>) {
+async function rankedMatches(db: Db, match: string, rankBy: string, filters: CandidateFilters, k: number, cap: number, skip: ReadonlySet<string>) {
   const where = and(sql`search_tsv @@ websearch_to_tsquery('english', ${match})`, ...filterConditions(filters));
   const result = await guard(() =>
-    db.db.execute<{ id: string; rank: number }>(sql`
+    db.execute<{ id: string; rank: number }>(sql`
       with matches as (select ${images.id} as id, ${images.searchTsv} as tsv from ${images} where ${where} limit ${cap})
       select id, ts_rank_cd(tsv, websearch_to_tsquery('english', ${rankBy})) as rank
       from matches order by rank desc, id limit ${k + skip.size}`),
@@ -69,7 +69,9 @@ async function rankedMatches(db: Database, match: string, rankBy: string, filter
  * ranked with `ts_rank_cd` against the original words OR'ed with the expansion. In two bounded
  * tiers: first rows holding every original word; then, only if those are fewer than `k`, rows
  * holding any original or expanded word. Each tier ranks at most `max(RANKED_ROWS_CAP, 5·k)`
- * matching rows (taken in index order), which keeps a common word over 100k images cheap.
+ * matching rows (taken in index order), which keeps a common word over 100k images cheap. Both
+ * tiers run in one transaction with `SET LOCAL enable_seqscan = off`: under that `LIMIT` the
+ * planner otherwise picks a sequential scan that reads all 100k rows when the words are rare.
  *
  * @example
  * const { hits } = await fulltextBranch({ db, telemetry }, { original: ["red", "car"], expanded: ["automobile"], k: 30, filters: {} });
@@ -83,14 +85,17 @@ export async function fulltextBranch(
   const cap = Math.max(RANKED_ROWS_CAP, 5 * input.k);
   return deps.telemetry.tracedSpan(SPAN.searchFulltext, { "search.k": input.k, "search.fulltext.words": tsInput === "" ? 0 : tsInput.split(" or ").length, "search.fulltext.cap": cap }, async (span) => {
     if (tsInput === "") return { hits: [], tsInput };
-    const hits: FulltextCandidate[] = allOriginal === "" ? [] : await rankedMatches(deps.db, allOriginal, tsInput, input.filters, input.k, cap, new Set());
-    let tiers = 1;
-    if (hits.length < input.k && tsInput !== allOriginal) {
-      tiers = 2;
-      const seen = new Set(hits.map((h) => h.id));
-      const more = await rankedMatches(deps.db, tsInput, tsInput, input.filters, input.k - hits.length, cap, seen);
-      hits.push(...more);
-    }
+    const { hits, tiers } = await guard(() =>
+      deps.db.db.transaction(async (tx) => {
+        const db = tx as unknown as Db;
+        await db.execute(sql`select set_config('enable_seqscan', 'off', true)`);
+        const found: FulltextCandidate[] = allOriginal === "" ? [] : await rankedMatches(db, allOriginal, tsInput, input.filters, input.k, cap, new Set());
+        if (found.length >= input.k || tsInput === allOriginal) return { hits: found, tiers: 1 };
+        const seen = new Set(found.map((h) => h.id));
+        found.push(...(await rankedMatches(db, tsInput, tsInput, input.filters, input.k - found.length, cap, seen)));
+        return { hits: found, tiers: 2 };
+      }),
+    );
     span.setAttributes({ "search.hits": hits.length, "search.fulltext.tiers": tiers });
     return { hits, tsInput };
   });
