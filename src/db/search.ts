@@ -1,4 +1,4 @@
-import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, ne, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { guard } from "./errors.ts";
 import { isUuid } from "./ids.ts";
@@ -139,4 +139,17 @@ export async function fulltextCandidates(db: Db, q: FulltextQuery): Promise<Full
       .orderBy(desc(rank), images.id)
       .limit(clampK(q.k)),
   );
+}
+
+/**
+ * The palettes of these images (`hex_colors`), in no particular order: what a colour filter needs
+ * before the full records of the survivors are loaded.
+ *
+ * @example
+ * const palettes = await palettesByIds(db, ["0b6f…", "5d1e…"]); // [{ id, hexColors: ["#aa3322", …] }, …]
+ */
+export async function palettesByIds(db: Db, ids: readonly string[]): Promise<{ id: string; hexColors: string[] }[]> {
+  const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+  if (wanted.length === 0) return [];
+  return guard(() => db.select({ id: images.id, hexColors: images.hexColors }).from(images).where(inArray(images.id, wanted)));
 }

@@ -1,7 +1,7 @@
 import type { Database } from "../db/client.ts";
 import { getImagesByIds } from "../db/images.ts";
 import type { ImageRow } from "../db/schema.ts";
-import type { FulltextCandidate, VectorCandidate } from "../db/search.ts";
+import { palettesByIds, type FulltextCandidate, type VectorCandidate } from "../db/search.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 
 /** Reciprocal Rank Fusion settings (per request, within bounds, or from settings). */
@@ -73,7 +73,8 @@ export function reciprocalRankFusion(text: readonly FulltextCandidate[], vector:
 /**
  * `search.fuse`: fuses both branches, loads the records of the best fused candidates, and applies
  * `keep` (the colour filter, which runs here over the over-fetched candidates because palettes
- * are compared in CIEDE2000, not in SQL).
+ * are compared in CIEDE2000, not in SQL) to their palettes alone, so only the survivors that
+ * reach the reranker are loaded in full.
  *
  * @example
  * const fused = await fuseStage({ db, telemetry }, { text, vector, settings, keep: undefined });
@@ -84,8 +85,9 @@ export async function fuseStage(
     text: readonly FulltextCandidate[];
     vector: readonly VectorCandidate[];
     settings: FusionSettings;
-    keep?: (image: ImageRow) => boolean;
-    /** Load records for only the best this many (default: all, which a `keep` filter needs). */
+    /** A palette filter: applied to every fused candidate before any record is loaded. */
+    keep?: (hexColors: readonly string[]) => boolean;
+    /** Load records for only the best this many (after `keep`; default: all). */
     hydrate?: number;
   },
 ): Promise<HydratedCandidate[]> {
@@ -94,13 +96,20 @@ export async function fuseStage(
     { "search.rrf_k": input.settings.k, "search.weight.text": input.settings.weights.text, "search.weight.vector": input.settings.weights.vector },
     async (span) => {
       const all = reciprocalRankFusion(input.text, input.vector, input.settings);
-      const fused = input.hydrate === undefined ? all : all.slice(0, input.hydrate);
+      let kept = all;
+      if (input.keep && all.length > 0) {
+        const keep = input.keep;
+        const palettes = await palettesByIds(deps.db.db, all.map((f) => f.id));
+        const passing = new Set(palettes.filter((p) => keep(p.hexColors)).map((p) => p.id));
+        kept = all.filter((f) => passing.has(f.id));
+      }
+      const fused = input.hydrate === undefined ? kept : kept.slice(0, input.hydrate);
       const rows = fused.length === 0 ? [] : await getImagesByIds(deps.db.db, fused.map((f) => f.id));
       const byId = new Map(rows.map((r) => [r.id, r]));
       const out: HydratedCandidate[] = [];
       for (const f of fused) {
         const image = byId.get(f.id);
-        if (image && (!input.keep || input.keep(image))) out.push({ ...f, image });
+        if (image) out.push({ ...f, image });
       }
       span.setAttributes({ "search.fused": all.length, "search.kept": out.length });
       return out;

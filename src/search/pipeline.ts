@@ -174,8 +174,8 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       text: text.hits,
       vector: vectorHits,
       settings: fusion,
-      keep: keep && ((image) => keep(image.hexColors)),
-      hydrate: color ? undefined : topN,
+      keep,
+      hydrate: topN,
     }),
   );
   const reranked = await timed(stageMs, "rerank", () =>
