@@ -7,6 +7,10 @@
  *
  * Run: bun run bench:search                          (10k and 100k; the 100k case takes minutes and ~2.5 GB)
  *      bun run bench/search.ts --sizes 10000 --queries 200
+ *      --reuse   keep the loaded, indexed corpus in .tmp/bench-search-<size>.tar and load it next time (seconds, not minutes)
+ *      --vacuum  `vacuum analyze` after the load instead of `analyze` (PGlite runs no autovacuum: freshly loaded
+ *                rows have no hint bits or visibility map, which costs every query)
+ *      --gc      a full garbage collection after the load, so the queries do not pay for the load's garbage
  */
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
@@ -30,6 +34,8 @@ const { values: args } = parseArgs({
     limit: { type: "string", default: "10" },
     batch: { type: "string", default: "1000" },
     reuse: { type: "boolean", default: false },
+    vacuum: { type: "boolean", default: false },
+    gc: { type: "boolean", default: false },
   },
 });
 const SIZES = args.sizes!.split(",").map(Number);
@@ -127,6 +133,8 @@ async function runSize(rows: number) {
   let embedMs = 0;
   if (!reused) ({ loadSeconds, buildSeconds, embedMs } = await loadCorpus(database as Awaited<ReturnType<typeof createTestDatabase>>, rows, embedder, recorder));
   if (args.reuse && !reused) await Bun.write(reusePath(rows), await (database as Awaited<ReturnType<typeof createTestDatabase>>).pglite.dumpDataDir("none"));
+  if (args.gc) Bun.gc(true);
+  console.log(`JS heap before the queries: ${Math.round(process.memoryUsage().heapUsed / 1024 / 1024)} MB (--gc: ${args.gc ? "full collection after the load" : "no"})`);
   await runQueries(database, rows, { loadSeconds, buildSeconds, embedMs, reused }, { telemetry, recorder, config, embedder, wordVectors });
 }
 
@@ -170,7 +178,7 @@ async function loadCorpus(
   await database.pglite.exec(
     `create index ${index.index} on image_embeddings using hnsw ((embedding::vector(100)) vector_cosine_ops) with (m = ${HNSW_M}, ef_construction = ${HNSW_EF_CONSTRUCTION}) where model = '${MODEL}'`,
   );
-  await database.pglite.exec("analyze");
+  await database.pglite.exec(args.vacuum ? "vacuum analyze" : "analyze");
   const buildSeconds = (performance.now() - started) / 1000;
   return { loadSeconds, buildSeconds, embedMs };
 }
