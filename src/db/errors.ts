@@ -1,4 +1,5 @@
 import { DrizzleQueryError } from "drizzle-orm/errors";
+import { ClientFacingError } from "../errors.ts";
 
 /**
  * The database cannot be reached or the connection dropped mid-request. The HTTP layer answers
@@ -7,14 +8,9 @@ import { DrizzleQueryError } from "drizzle-orm/errors";
  * @example
  * if (error instanceof DatabaseUnavailableError) return c.json(errorBody("database_unavailable", error.message), 503);
  */
-export class DatabaseUnavailableError extends Error {
-  /** Read by the HTTP error mapper (duck-typed, so this layer does not import Hono). */
-  readonly status = 503;
-  readonly code = "database_unavailable";
-  readonly expose = true;
+export class DatabaseUnavailableError extends ClientFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DatabaseUnavailableError";
+    super(503, "database_unavailable", message, options);
   }
 }
 
@@ -42,13 +38,9 @@ export class DatabaseQueryError extends Error {
  * @example
  * if (error instanceof InvalidCursorError) throw new ApiError(400, "invalid_cursor", error.message);
  */
-export class InvalidCursorError extends Error {
-  readonly status = 400;
-  readonly code = "invalid_cursor";
-  readonly expose = true;
+export class InvalidCursorError extends ClientFacingError {
   constructor(message = "cursor is not valid") {
-    super(message);
-    this.name = "InvalidCursorError";
+    super(400, "invalid_cursor", message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ClientFacingError } from "../errors.ts";
 /**
  * Past the queue: the service is busy. Carries the HTTP shape (503 + `Retry-After`) as plain
  * fields so the HTTP layer maps it without this module importing Hono.
@@ -5,16 +6,11 @@
  * @example
  * if (error instanceof OverloadedError) c.header("Retry-After", String(error.retryAfterSeconds));
  */
-export class OverloadedError extends Error {
-  readonly status = 503;
-  readonly code = "overloaded";
-  readonly expose = true;
-  readonly headers: Record<string, string>;
-
+export class OverloadedError extends ClientFacingError {
   constructor(readonly retryAfterSeconds: number) {
-    super(`too many generations in progress; retry in ${retryAfterSeconds}s`);
-    this.name = "OverloadedError";
-    this.headers = { "Retry-After": String(retryAfterSeconds) };
+    super(503, "overloaded", `too many generations in progress; retry in ${retryAfterSeconds}s`, {
+      headers: { "Retry-After": String(retryAfterSeconds) },
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { ClientFacingError } from "../errors.ts";
 /**
  * Why an upload was refused. Each carries the HTTP status and a stable code (duck-typed by the
  * HTTP layer's error mapper), so the pipeline never imports Hono.
@@ -25,16 +26,10 @@ const STATUS: Record<IngestErrorCode, number> = {
  * @example
  * throw new IngestError("unsupported_image_type", "the file is not a JPEG, PNG, WebP, AVIF or GIF image");
  */
-export class IngestError extends Error {
-  readonly status: number;
-  readonly expose = true;
-  constructor(
-    readonly code: IngestErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "IngestError";
-    this.status = STATUS[code];
+export class IngestError extends ClientFacingError {
+  declare readonly code: IngestErrorCode;
+  constructor(code: IngestErrorCode, message: string) {
+    super(STATUS[code], code, message);
   }
 }
 
@@ -45,12 +40,8 @@ export class IngestError extends Error {
  * @example
  * throw new EmbeddingUnavailableError("the embedding model did not answer; try again", { cause: error });
  */
-export class EmbeddingUnavailableError extends Error {
-  readonly status = 503;
-  readonly code = "embedding_unavailable";
-  readonly expose = true;
+export class EmbeddingUnavailableError extends ClientFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EmbeddingUnavailableError";
+    super(503, "embedding_unavailable", message, options);
   }
 }

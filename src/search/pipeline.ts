@@ -14,6 +14,7 @@ import { fulltextBranch } from "./fulltext.ts";
 import { fuseStage, type BranchComponent, type FusionSettings } from "./fuse.ts";
 import { rerankStage, type RerankFeatures } from "./rerank.ts";
 import { vectorBranch } from "./vector.ts";
+import { ClientFacingError } from "../errors.ts";
 
 /** Everything the search pipeline uses. */
 export interface SearchDeps {
@@ -80,15 +81,10 @@ export interface SearchOutcome {
  * @example
  * throw new SearchInputError(404, "image_not_found", "no image with id …");
  */
-export class SearchInputError extends Error {
-  readonly expose = true;
-  constructor(
-    readonly status: 400 | 404,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SearchInputError";
+export class SearchInputError extends ClientFacingError {
+  declare readonly status: 400 | 404;
+  constructor(status: 400 | 404, code: string, message: string) {
+    super(status, code, message);
   }
 }
 

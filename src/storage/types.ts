@@ -1,3 +1,4 @@
+import { ClientFacingError } from "../errors.ts";
 /**
  * The blob store: one small interface with two implementations, S3 (`s3.ts`) and local files
  * (`local.ts`). Keys come from `keys.ts`; they are built by the service, never from a client's
@@ -84,12 +85,8 @@ export class InvalidKeyError extends Error {
  * @example
  * throw new StorageUnavailableError("blob storage put failed: no answer within 15000 ms");
  */
-export class StorageUnavailableError extends Error {
-  readonly status = 503;
-  readonly code = "storage_unavailable";
-  readonly expose = true;
+export class StorageUnavailableError extends ClientFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "StorageUnavailableError";
+    super(503, "storage_unavailable", message, options);
   }
 }
