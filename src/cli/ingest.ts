@@ -134,6 +134,23 @@ export async function findService(config: AppConfig, url: string | undefined): P
   return undefined;
 }
 
+/**
+ * Where a CLI sends its images: nowhere (in this process) with `--direct`, else `findService`;
+ * a `--url` that does not answer ends the process with exit code 2.
+ *
+ * @example
+ * const url = await serviceOrExit(config, values);
+ */
+export async function serviceOrExit(config: AppConfig, options: { direct?: boolean; url?: string }): Promise<string | undefined> {
+  if (options.direct) return undefined;
+  try {
+    return await findService(config, options.url);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+}
+
 /** The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. */
 export function cliConfig(): { config: AppConfig; log: Logger } {
   try {
@@ -199,13 +216,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const { config, log } = cliConfig();
-  let url: string | undefined;
-  try {
-    url = values.direct ? undefined : await findService(config, values.url);
-  } catch (error) {
-    console.error((error as Error).message);
-    process.exit(2);
-  }
+  const url = await serviceOrExit(config, values);
   console.error(url ? `uploading to ${url}` : "ingesting in this process (no service answered)");
   const outcomes = await runWithProgress(config, log, items, { concurrency, url, apiKey: process.env.API_KEY });
   process.exit(outcomes.some((o) => o.status === "failed") ? 1 : 0);

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import type { BulkItem } from "../ingest/bulk.ts";
 import { DEMO_IMAGES } from "../ingest/demo/corpus.ts";
 import { renderScene } from "../ingest/demo/render.ts";
-import { cliConfig, findService, runWithProgress } from "./ingest.ts";
+import { cliConfig, runWithProgress, serviceOrExit } from "./ingest.ts";
 
 /**
  * The demo corpus as bulk items (rendered when their turn comes).
@@ -34,13 +34,7 @@ export function demoItems(): BulkItem[] {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { url: { type: "string" }, direct: { type: "boolean", default: false }, concurrency: { type: "string", default: "4" } } });
   const { config, log } = cliConfig();
-  let url: string | undefined;
-  try {
-    url = values.direct ? undefined : await findService(config, values.url);
-  } catch (error) {
-    console.error((error as Error).message);
-    process.exit(2);
-  }
+  const url = await serviceOrExit(config, values);
   console.error(url ? `seeding ${url}` : "seeding in this process (no service answered)");
   const started = performance.now();
   const outcomes = await runWithProgress(config, log, demoItems(), { concurrency: Math.max(1, Number(values.concurrency) || 4), url, apiKey: process.env.API_KEY });
