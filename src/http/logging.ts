@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
 import type { Logger } from "../log.ts";
-import type { TracingVariables } from "../telemetry/middleware.ts";
+import { routeOf, type TracingVariables } from "../telemetry/middleware.ts";
 
 /**
  * One JSON log line per request: method, route, status, duration and the trace and span ids,
@@ -15,7 +14,7 @@ export function requestLog(log: Logger): MiddlewareHandler<{ Variables: TracingV
     const start = performance.now();
     await next();
     const status = c.res.status;
-    const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path;
+    const route = routeOf(c);
     const ctx = c.get("span")?.spanContext();
     const fields = {
       method: c.req.method,

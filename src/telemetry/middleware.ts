@@ -8,8 +8,13 @@ import { exceptionAttributes, type TelemetrySpan } from "./span.ts";
 /** Context variables the middleware sets for handlers. */
 export type TracingVariables = { span: TelemetrySpan; traceId: string };
 
-/** The route pattern that answered, or undefined when no route matched (404). */
-function routeOf(c: Context): string | undefined {
+/**
+ * The route pattern that answered, or undefined when no route matched (404).
+ *
+ * @example
+ * routeOf(c); // "/api/images/:id"
+ */
+export function routeOf(c: Context): string | undefined {
   const routes = matchedRoutes(c);
   for (let i = routes.length - 1; i >= 0; i--) {
     const route = routes[i]!;
