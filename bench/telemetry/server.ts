@@ -4,6 +4,8 @@
  *   traced    — the same app behind our `tracing(telemetry)` middleware, every span exported by
  *               the official OTLP proto exporter (its fetch build, as createTelemetry uses it)
  *               through our bounded batch processor;
+ *   recorder  — the traced app with an exporter that accepts every batch and sends nothing: the
+ *               recorder and middleware alone, without serialization or network (not the target);
  *   honootel  — the same app behind `@hono/otel` with an SDK BasicTracerProvider +
  *               BatchSpanProcessor + the same exporter build (a baseline; nothing registered globally).
  *
@@ -19,7 +21,7 @@ import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/tele
 import { createOtlpExporter } from "../../src/telemetry/provider.ts";
 
 const [variant, url] = process.argv.slice(2);
-if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|honootel> <otlp url>");
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|honootel> <otlp url>");
 
 const app = new Hono();
 let onStop: () => Promise<string> = async () => "{}";
@@ -45,6 +47,15 @@ if (variant === "traced") {
   onStop = async () => {
     await telemetry.flush(10_000);
     return JSON.stringify({ ...telemetry.stats(), exportSyncUsPerSpan: (exportSyncMs * 1000) / Math.max(1, exportedSpans) });
+  };
+} else if (variant === "recorder") {
+  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
+  const discard: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  const telemetry = createTelemetry(config, { log: createLogger({ level: "warn" }), exporter: discard });
+  app.use(tracing(telemetry));
+  onStop = async () => {
+    await telemetry.flush(10_000);
+    return JSON.stringify(telemetry.stats());
   };
 } else if (variant === "honootel") {
   const provider = new BasicTracerProvider({
