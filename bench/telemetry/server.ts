@@ -16,6 +16,7 @@ import { Hono } from "hono";
 import { httpInstrumentationMiddleware } from "@hono/otel";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { ExportResultCode } from "@opentelemetry/core";
 import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
 import { createOtlpExporter } from "../../src/telemetry/provider.ts";
@@ -26,11 +27,15 @@ if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorde
 const app = new Hono();
 let onStop: () => Promise<string> = async () => "{}";
 
-if (variant === "traced") {
+if (variant === "traced" || variant === "recorder") {
   const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
-  // The exporter createTelemetry would build, wrapped to time its synchronous part (protobuf
+  // traced: the exporter createTelemetry would build; recorder: one that accepts every batch and
+  // sends nothing. Wrapped to time the synchronous part of export (for traced, protobuf
   // serialization on the event loop) so the run can say where the time goes.
-  const inner = createOtlpExporter(config);
+  const inner: SpanExporter =
+    variant === "traced"
+      ? createOtlpExporter(config)
+      : { export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }), shutdown: async () => {} };
   let exportSyncMs = 0;
   let exportedSpans = 0;
   const exporter: SpanExporter = {
@@ -46,16 +51,8 @@ if (variant === "traced") {
   app.use(tracing(telemetry));
   onStop = async () => {
     await telemetry.flush(10_000);
-    return JSON.stringify({ ...telemetry.stats(), exportSyncUsPerSpan: (exportSyncMs * 1000) / Math.max(1, exportedSpans) });
-  };
-} else if (variant === "recorder") {
-  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
-  const discard: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
-  const telemetry = createTelemetry(config, { log: createLogger({ level: "warn" }), exporter: discard });
-  app.use(tracing(telemetry));
-  onStop = async () => {
-    await telemetry.flush(10_000);
-    return JSON.stringify(telemetry.stats());
+    const serialization = variant === "traced" ? { exportSyncUsPerSpan: (exportSyncMs * 1000) / Math.max(1, exportedSpans) } : {};
+    return JSON.stringify({ ...telemetry.stats(), ...serialization });
   };
 } else if (variant === "honootel") {
   const provider = new BasicTracerProvider({
