@@ -78,28 +78,40 @@ export function deadlineSignal(timeoutMs: number | undefined, outer?: AbortSigna
 }
 
 /**
- * Races `promise` against the deadline, so a call that ignores its abort signal still ends on time.
+ * Settles with `promise`, or rejects with `signal.reason` as soon as `signal` aborts, so a call
+ * that ignores its signal still ends on time.
+ *
+ * @example
+ * const response = await raceAbort(controller.signal, ai.models.generateContent({...}));
+ */
+export function raceAbort<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Races `promise` against the deadline, so a call that ignores its abort signal still ends on
+ * time; any failure comes out classified as a `ModelError`.
  *
  * @example
  * const answer = await withDeadline(deadline, ai.models.generateContent({...}));
  */
 export function withDeadline<T>(deadline: ReturnType<typeof deadlineSignal>, promise: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (deadline.signal.aborted) {
-      reject(classifyGeminiError(new DOMException("aborted", "AbortError"), deadline.timedOut));
-      return;
-    }
-    const onAbort = () => reject(classifyGeminiError(new DOMException("aborted", "AbortError"), deadline.timedOut));
-    deadline.signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        deadline.signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        deadline.signal.removeEventListener("abort", onAbort);
-        reject(classifyGeminiError(error, deadline.timedOut));
-      },
-    );
+  // The deadline's controller aborts without a reason, so an abort arrives here as an AbortError.
+  return raceAbort(deadline.signal, promise).catch((error: unknown) => {
+    throw classifyGeminiError(error, deadline.timedOut);
   });
 }

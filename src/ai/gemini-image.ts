@@ -1,5 +1,6 @@
 import { ApiError, GoogleGenAI, type GenerateContentResponse, type Part } from "@google/genai";
 import type { Telemetry } from "../telemetry/index.ts";
+import { raceAbort } from "./gemini-client.ts";
 import { ImageModelError, type ImageModel, type ImageRequest, type ImageResult } from "./image-model.ts";
 
 /** Finish and block reasons that mean the content was refused, not that the call failed. */
@@ -190,25 +191,6 @@ function readImage(response: GenerateContentResponse, model: string, attempts: n
     text: text || undefined,
     ...usage,
   };
-}
-
-/** Settles with `promise`, or rejects as soon as `signal` aborts, so a call that ignores its signal still ends on time. */
-function raceAbort<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** Waits `ms`; true when `signal` aborted first. */
