@@ -6,6 +6,10 @@
  *               through our bounded batch processor;
  *   recorder  — the traced app with an exporter that accepts every batch and sends nothing: the
  *               recorder and middleware alone, without serialization or network (not the target);
+ *   floor     — the least any recorder must do per request, for a ceiling: read the three headers,
+ *               make ids, find the route, build one plain span object, hand it to the same
+ *               BoundedBatchProcessor and official exporter, set `traceresponse`. No context store
+ *               (so no child spans), no span class, no sampler: not a usable recorder;
  *   honootel  — the same app behind `@hono/otel` with an SDK BasicTracerProvider +
  *               BatchSpanProcessor + the same exporter build (a baseline; nothing registered globally).
  *
@@ -17,12 +21,17 @@ import { httpInstrumentationMiddleware } from "@hono/otel";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { ExportResultCode } from "@opentelemetry/core";
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime } from "@opentelemetry/api";
 import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
+import { newSpanId, newTraceId } from "../../src/telemetry/ids.ts";
+import { routeOf } from "../../src/telemetry/middleware.ts";
 import { createOtlpExporter } from "../../src/telemetry/provider.ts";
+import { nowMs } from "../../src/telemetry/span.ts";
+import { BoundedBatchProcessor } from "../../src/telemetry/spanprocessor.ts";
 
 const [variant, url] = process.argv.slice(2);
-if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|honootel> <otlp url>");
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|floor|honootel> <otlp url>");
 
 const app = new Hono();
 let onStop: () => Promise<string> = async () => "{}";
@@ -53,6 +62,57 @@ if (variant === "traced" || variant === "recorder") {
     await telemetry.flush(10_000);
     const serialization = variant === "traced" ? { exportSyncUsPerSpan: (exportSyncMs * 1000) / Math.max(1, exportedSpans) } : {};
     return JSON.stringify({ ...telemetry.stats(), ...serialization });
+  };
+} else if (variant === "floor") {
+  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
+  const processor = new BoundedBatchProcessor(createOtlpExporter(config), config.batch, createLogger({ level: "warn" }), url);
+  const resource = resourceFromAttributes({ "service.name": "bench" });
+  const scope = { name: "bench" };
+  const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+  app.use(async (c, next) => {
+    const req = c.req.raw;
+    const startMs = nowMs();
+    const remoteParent = req.headers.get("traceparent");
+    const host = req.headers.get("host") ?? "";
+    const userAgent = req.headers.get("user-agent");
+    const context = { traceId: newTraceId(), spanId: newSpanId(), traceFlags: TraceFlags.SAMPLED };
+    await next();
+    const route = routeOf(c) ?? "";
+    const attributes: Attributes = {
+      "http.request.method": req.method,
+      "url.path": c.req.path,
+      "url.scheme": "http",
+      "server.address": host.split(":")[0],
+      "http.route": route,
+      "http.response.status_code": c.res.status,
+    };
+    if (userAgent) attributes["user_agent.original"] = userAgent;
+    if (remoteParent) attributes["bench.remote_parent"] = true;
+    const endMs = nowMs();
+    processor.onEnd({
+      name: `${req.method} ${route}`,
+      kind: SpanKind.SERVER,
+      spanContext: () => context,
+      parentSpanContext: undefined,
+      startTime: hrTime(startMs),
+      endTime: hrTime(endMs),
+      duration: hrTime(endMs - startMs),
+      status: { code: SpanStatusCode.UNSET },
+      attributes,
+      links: [],
+      events: [],
+      ended: true,
+      resource,
+      instrumentationScope: scope,
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0,
+    });
+    c.res.headers.set("traceresponse", `00-${context.traceId}-${context.spanId}-01`);
+  });
+  onStop = async () => {
+    await processor.forceFlush();
+    return JSON.stringify(processor.stats());
   };
 } else if (variant === "honootel") {
   const provider = new BasicTracerProvider({
