@@ -136,7 +136,7 @@ const ratioLine = (v: Variant, what: string) =>
   console.log(`${`${v}/untraced`.padEnd(17)} = ${(med(v) / med("untraced")).toFixed(2)}; rounds' own ratios ${paired(v).toFixed(2)}${what}`);
 ratioLine("traced", ` (target ≥ 0.70) ${ratio >= 0.7 ? "MET" : "NOT MET"}`);
 ratioLine("recorder", " (our middleware and recorder with an exporter that discards: the ceiling before any OTLP work)");
-ratioLine("floor", " (the least any recorder must do, same processor and official exporter: the ceiling of any design that serializes on the event loop)");
+ratioLine("floor", " (the least any recorder must do, same processor and official exporter: about what any design that serializes on the event loop can reach)");
 ratioLine("honootel", " (baseline)");
 const serializeUs = median(runs.traced.map((r) => r.exportSyncUs ?? NaN));
 const recorderUs = medCpu("recorder") - medCpu("untraced");
