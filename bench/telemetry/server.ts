@@ -21,13 +21,13 @@ import { httpInstrumentationMiddleware } from "@hono/otel";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { ExportResultCode } from "@opentelemetry/core";
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes } from "@opentelemetry/api";
 import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing } from "../../src/telemetry/index.ts";
 import { newSpanId, newTraceId } from "../../src/telemetry/ids.ts";
 import { routeOf } from "../../src/telemetry/middleware.ts";
 import { createOtlpExporter } from "../../src/telemetry/provider.ts";
-import { nowMs } from "../../src/telemetry/span.ts";
+import { nowMs, toHrTime } from "../../src/telemetry/span.ts";
 import { BoundedBatchProcessor } from "../../src/telemetry/spanprocessor.ts";
 
 const [variant, url] = process.argv.slice(2);
@@ -68,7 +68,6 @@ if (variant === "traced" || variant === "recorder") {
   const processor = new BoundedBatchProcessor(createOtlpExporter(config), config.batch, createLogger({ level: "warn" }), url);
   const resource = resourceFromAttributes({ "service.name": "bench" });
   const scope = { name: "bench" };
-  const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
   app.use(async (c, next) => {
     const req = c.req.raw;
     const startMs = nowMs();
@@ -94,9 +93,9 @@ if (variant === "traced" || variant === "recorder") {
       kind: SpanKind.SERVER,
       spanContext: () => context,
       parentSpanContext: undefined,
-      startTime: hrTime(startMs),
-      endTime: hrTime(endMs),
-      duration: hrTime(endMs - startMs),
+      startTime: toHrTime(startMs),
+      endTime: toHrTime(endMs),
+      duration: toHrTime(endMs - startMs),
       status: { code: SpanStatusCode.UNSET },
       attributes,
       links: [],

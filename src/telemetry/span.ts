@@ -38,7 +38,8 @@ export function nowMs(): number {
   return ORIGIN_MS + performance.now();
 }
 
-function toHrTime(ms: number): HrTime {
+/** Wall-clock milliseconds as an OpenTelemetry HrTime `[seconds, nanoseconds]`. */
+export function toHrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
