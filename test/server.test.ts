@@ -77,7 +77,7 @@ describe("startServer in process", () => {
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
   });
 
-  test("stop() stops accepting, lets the in-flight request finish, then flushes its span", async () => {
+  test("stop() answers readiness 503 at once, keeps listening while a request is in flight, lets it finish, then stops accepting and flushes its span", async () => {
     receiver.reset();
     const { config: tconfig } = resolveTelemetryConfig({
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
@@ -109,13 +109,17 @@ describe("startServer in process", () => {
       stopped = true;
     });
     await Bun.sleep(50);
-    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    // Draining: a load balancer's probe still gets an answer, and it says "not ready".
+    const ready = await fetch(`${server.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: "draining" });
     expect(stopped).toBe(false);
     const res = await slow;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
     const { traceId } = parseTraceresponse(res.headers.get("traceresponse"));
     await stopping;
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
     expect(performance.now() - stopStarted).toBeGreaterThanOrEqual(400);
     // The batch delay is a minute: only the flush in stop() can have delivered the span.
     const spans = receiver.spans().filter((s) => s.traceId === traceId);
