@@ -1,57 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/index.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { startServer } from "../src/server.ts";
 import { createTelemetry, resolveTelemetryConfig, type Telemetry } from "../src/telemetry/index.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
+import { spawnServer } from "./harness/server-process.ts";
 import { captureLogger, parseTraceresponse, tempDataDir } from "./telemetry-helpers.ts";
-
-const ROOT = join(import.meta.dir, "..");
 
 let receiver: OtlpReceiver;
 beforeAll(() => {
   receiver = startOtlpReceiver();
 });
 afterAll(() => receiver.stop());
-
-/** `bun run src/server.ts` with `env`; collects output and finds log lines as they come. */
-function spawnServer(env: Record<string, string>) {
-  const proc = Bun.spawn([process.execPath, "run", "src/server.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
-  };
-  const done = Promise.all([pump(proc.stdout, (t) => (stdout += t)), pump(proc.stderr, (t) => (stderr += t))]);
-  return {
-    proc,
-    output: () => ({ stdout, stderr }),
-    async waitForLine(pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-      const deadline = performance.now() + timeoutMs;
-      while (performance.now() < deadline) {
-        for (const line of (stdout + stderr).split("\n")) {
-          if (pattern.test(line)) return JSON.parse(line);
-        }
-        if (proc.exitCode !== null) break;
-        await Bun.sleep(20);
-      }
-      throw new Error(`no line matching ${pattern}; stdout=${stdout} stderr=${stderr}`);
-    },
-    async exit() {
-      const code = await proc.exited;
-      await done;
-      return code;
-    },
-  };
-}
 
 describe("startServer in process", () => {
   // One migrated in-memory database for both servers; startServer leaves a given database open.
