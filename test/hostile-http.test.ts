@@ -407,5 +407,9 @@ describe("PUBLIC_READS=false, and readiness while draining", () => {
     expect(parseRaw(answer).status).toBe(201);
     expect(await s.server.exit()).toBe(0);
     await expect(fetch(`${s.url}/health`)).rejects.toThrow();
+    // A draining probe is the service doing its job, not an error.
+    const { stdout, stderr } = s.server.output();
+    expect(`${stdout}${stderr}`).toMatch(/"level":"warn","msg":"request".*"status":503/);
+    expect(`${stdout}${stderr}`).not.toContain('"level":"error"');
   }, 60_000);
 });

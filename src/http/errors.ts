@@ -85,7 +85,7 @@ export class PayloadTooLargeError extends ClientFacingError {
  */
 export class RateLimitedError extends ClientFacingError {
   constructor(scope: string, perMinute: number, retryAfterSeconds: number) {
-    super(429, "rate_limited", `more than ${perMinute} ${scope} requests a minute; retry in ${retryAfterSeconds}s`, {
+    super(429, "rate_limited", `${scope} limit of ${perMinute} requests a minute reached; retry in ${retryAfterSeconds}s`, {
       headers: { "Retry-After": String(retryAfterSeconds) },
     });
   }

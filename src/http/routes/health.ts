@@ -8,6 +8,9 @@ import { Hono } from "hono";
 import type { Database } from "../../db/client.ts";
 import type { AppEnv } from "../app.ts";
 
+/** The readiness probe's route. */
+export const READINESS_ROUTE = "/health/ready";
+
 /** How long readiness waits for the database; a probe that hangs is worse than a 503. */
 export const READY_PING_TIMEOUT_MS = 2_000;
 
@@ -43,7 +46,7 @@ export function healthRoutes(deps: HealthDeps) {
     .get("/health", function liveness(c) {
       return c.json({ status: "ok" as const }, 200);
     })
-    .get("/health/ready", async function readiness(c) {
+    .get(READINESS_ROUTE, async function readiness(c) {
       if (deps.isDraining?.()) return c.json({ status: "draining" as const }, 503);
       if (deps.isReady && !deps.isReady()) return c.json({ status: "starting" as const }, 503);
       if (deps.database && !(await databaseAnswers(deps.database))) return c.json({ status: "database_unavailable" as const }, 503);
