@@ -96,10 +96,20 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
   return z.enum(values, { error: () => `must be one of ${values.join(", ")}` });
 }
 
-/** A UUID (any version). */
+/**
+ * A UUID (any version).
+ *
+ * @example
+ * z.object({ imageId: uuid.optional() });
+ */
 export const uuid = z.string(onType("must be a string")).refine(isUuid, "must be a UUID");
 
-/** An opaque page cursor as issued in `nextCursor`. */
+/**
+ * An opaque page cursor as issued in `nextCursor` (its contents are checked where it is decoded).
+ *
+ * @example
+ * z.object({ cursor: cursor.optional() });
+ */
 export const cursor = z.string(onType("must be a string")).min(1, "must not be empty").max(512, "must be at most 512 characters");
 
 /**
@@ -113,7 +123,12 @@ export const pageQuery = {
   cursor: cursor.optional(),
 };
 
-/** `:id` path parameters. */
+/**
+ * `:id` path parameters (a malformed id is a 400 `invalid_id`).
+ *
+ * @example
+ * routes.get("/images/:id", validate("param", IdParam), (c) => c.json(c.req.valid("param")));
+ */
 export const IdParam = z.object({ id: uuid });
 
 /**
