@@ -2,7 +2,9 @@
  * Flush, shutdown and clean-up of the recorder: the defects found in review, one test each.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ExportResultCode } from "@opentelemetry/core";
 import { hookedSinks } from "../src/telemetry/exit.ts";
 import { createTelemetry, createTestTelemetry, resolveTelemetryConfig, type BatchExporter, type SpanBatch, type Telemetry } from "../src/telemetry/index.ts";
@@ -144,4 +146,35 @@ describe("clean-up", () => {
     expect(recorder.spans()).toHaveLength(2);
     expect(telemetry.stats()).toMatchObject({ ended: 2, exported: 2, dropped: 0, queued: 0 });
   });
+});
+
+describe("the service process", () => {
+  /** Whether `pid` has a handler for SIGTERM (bit 15 of SigCgt in /proc/<pid>/status). */
+  const catchesSigterm = async (pid: number) => {
+    const mask = /SigCgt:\s+([0-9a-f]+)/.exec(await Bun.file(`/proc/${pid}/status`).text())?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n;
+  };
+
+  test.skipIf(process.platform !== "linux")("a SIGTERM during startup is handled (Bun as PID 1 would ignore it without a handler)", async () => {
+    // A fresh on-disk data directory: initdb and migrations keep startup busy for seconds.
+    const proc = Bun.spawn([process.execPath, "run", join(import.meta.dir, "..", "src", "server.ts")], {
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: mkdtempSync(join(tmpdir(), "telemetry-early-stop-")), OTEL_SDK_DISABLED: "true", LOG_LEVEL: "info" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      while (!(await catchesSigterm(proc.pid))) {
+        expect(proc.exitCode).toBeNull();
+        await Bun.sleep(5);
+      }
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+      const out = await new Response(proc.stdout).text();
+      // Caught before the server listened: the handler was installed first.
+      expect(out).toContain("shutting down before startup finished");
+      expect(out).not.toContain('"msg":"listening"');
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  }, 60_000);
 });
