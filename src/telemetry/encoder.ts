@@ -36,6 +36,7 @@ const MAX_INT64_EXCLUSIVE = 2 ** 63;
 // ~25–45 ns a call). Below 128, so a short string's length is one byte.
 const NATIVE_STRING_MIN = 32;
 const INITIAL_BYTES = 64 * 1024;
+const MAX_CACHED_KEYS = 1024;
 // A buffer grown past this for one unusually large batch is not kept for the next.
 const KEEP_BYTES = 4 * 1024 * 1024;
 
@@ -65,6 +66,7 @@ export class OtlpTraceEncoder {
   private buf = new Uint8Array(INITIAL_BYTES);
   private view = new DataView(this.buf.buffer);
   private pos = 0;
+  private readonly keys = new Map<string, KeyEntry>();
 
   /** @param doubleKeys attribute keys whose numbers are always sent as `double_value`. */
   constructor(private readonly doubleKeys: ReadonlySet<string> = new Set()) {}
@@ -274,18 +276,20 @@ export class OtlpTraceEncoder {
 
   /** A repeated KeyValue field: one entry per own key, `undefined`/`null` as an empty value. */
   private attributes(field: number, attributes: Attributes): void {
-    const doubles = this.doubleKeys;
     for (const key in attributes) {
       if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
       const value = attributes[key];
-      this.ensure(8);
-      this.tag(field, LEN);
+      const entry = this.keyOf(key);
+      const keyField = entry.field;
+      this.ensure(keyField.length + 8);
+      const b = this.buf;
+      b[this.pos++] = tag(field, LEN);
       const start = this.reserve(1);
-      this.stringField(1, key);
-      this.ensure(8);
-      this.tag(2, LEN);
+      b.set(keyField, this.pos);
+      this.pos += keyField.length;
+      b[this.pos++] = tag(2, LEN);
       const valueStart = this.reserve(1);
-      if (typeof value === "number" && doubles.has(key)) {
+      if (typeof value === "number" && entry.double) {
         this.ensure(9);
         this.buf[this.pos++] = tag(4, 1);
         this.double(value);
@@ -295,6 +299,21 @@ export class OtlpTraceEncoder {
       this.finish(valueStart, 1);
       this.finish(start, 1);
     }
+  }
+
+  /** The encoded `KeyValue.key` field of an attribute key, and whether its numbers are doubles. */
+  private keyOf(key: string): KeyEntry {
+    let entry = this.keys.get(key);
+    if (entry === undefined) {
+      const saved = this.pos;
+      this.ensure(3 * key.length + 6);
+      this.stringField(1, key);
+      entry = { field: this.buf.slice(saved, this.pos), double: this.doubleKeys.has(key) };
+      this.pos = saved;
+      // Keys come from code, so a few hundred cover a service; past that, keys are not kept.
+      if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(key, entry);
+    }
+    return entry;
   }
 
   /** The body of an AnyValue (its oneof), as the official serializer chooses it. */
@@ -520,6 +539,12 @@ export class OtlpTraceEncoder {
     this.pos += written;
     this.finish(start, sizeByte);
   }
+}
+
+interface KeyEntry {
+  /** Tag, length and UTF-8 bytes of the key. */
+  field: Uint8Array;
+  double: boolean;
 }
 
 interface Envelope {
