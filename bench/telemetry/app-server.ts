@@ -11,12 +11,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OFFLINE_EMBEDDING_MODEL, createOfflineEmbedder } from "../../src/ai/index.ts";
+import { createOfflineEmbedder } from "../../src/ai/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { bulkInsertImages } from "../../src/db/images.ts";
 import { embeddingText } from "../../src/ingest/embed.ts";
 import { startServer } from "../../src/server.ts";
-import { syntheticImage } from "../search.ts";
+import { syntheticImage, syntheticRow } from "../search.ts";
 
 const [variant, url, size = "500"] = process.argv.slice(2);
 if ((variant !== "traced" && variant !== "untraced") || !url) throw new Error("usage: app-server.ts <traced|untraced> <otlp url> [corpus size]");
@@ -27,6 +27,8 @@ const config = loadConfig({
   HOST: "127.0.0.1",
   DATABASE_URL: "memory://",
   DATA_DIR: mkdtempSync(join(tmpdir(), "bench-telemetry-app-")),
+  // The benchmark is one client hammering search: no rate limit.
+  RATE_LIMIT_SEARCH_PER_MINUTE: "0",
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url,
   OTEL_SDK_DISABLED: variant === "traced" ? "false" : "true",
 });
@@ -34,21 +36,9 @@ const server = await startServer(config);
 const search = server.deps.search!;
 await search.wordVectors.ready();
 const embedder = createOfflineEmbedder(search.wordVectors);
-const items = Array.from({ length: Number(size) }, (_, i) => syntheticImage(i)).map((b) => ({
-  image: {
-    storageKey: `bench/${b.i}.png`,
-    mimeType: "image/png",
-    width: 640,
-    height: 480,
-    byteSize: 50_000,
-    sha256: `bench-${b.i}`,
-    caption: b.caption,
-    labels: b.labels,
-    category: b.theme,
-    hexColors: b.hexColors,
-  },
-  embeddings: [{ model: OFFLINE_EMBEDDING_MODEL, dimensions: 100, vector: embedder.embedSync(embeddingText({ caption: b.caption, labels: b.labels, category: b.theme })) }],
-}));
+const items = Array.from({ length: Number(size) }, (_, i) => syntheticImage(i)).map((b) =>
+  syntheticRow(b, embedder.embedSync(embeddingText({ caption: b.caption, labels: b.labels, category: b.theme }))),
+);
 await bulkInsertImages(server.deps.database!.db, items);
 // The corpus load's spans are not the benchmark's.
 await server.deps.telemetry.flush();

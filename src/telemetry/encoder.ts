@@ -200,10 +200,7 @@ export class OtlpTraceEncoder {
     this.tag(2, LEN);
     // Most spans are 128 bytes to 16 KiB long: two bytes for their length.
     const start = this.reserve(2);
-    this.idField(1, ctx.traceId);
-    this.idField(2, ctx.spanId);
-    const traceState = ctx.traceState?.serialize();
-    if (traceState) this.stringField(3, traceState);
+    this.contextFields(ctx);
     if (parent?.spanId) this.idField(4, parent.spanId);
     this.stringField(5, span.name);
     const kind = span.kind == null ? 0 : span.kind + 1;
@@ -253,15 +250,20 @@ export class OtlpTraceEncoder {
     this.ensure(64);
     this.tag(13, LEN);
     const start = this.reserve(1);
-    this.idField(1, ctx.traceId);
-    this.idField(2, ctx.spanId);
-    const traceState = ctx.traceState?.serialize();
-    if (traceState) this.stringField(3, traceState);
+    this.contextFields(ctx);
     if (link.attributes) this.attributes(4, link.attributes);
     this.ensure(16);
     this.varintField(5, link.droppedAttributesCount || 0);
     this.flagsField(6, ctx.traceFlags, ctx.isRemote);
     this.finish(start, 1);
+  }
+
+  /** Fields 1–3 of a Span and of a Link alike: trace id, span id, trace state (when not empty). */
+  private contextFields(ctx: SpanContext): void {
+    this.idField(1, ctx.traceId);
+    this.idField(2, ctx.spanId);
+    const traceState = ctx.traceState?.serialize();
+    if (traceState) this.stringField(3, traceState);
   }
 
   private status(code: number, message: string | undefined): void {
