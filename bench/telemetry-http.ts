@@ -4,8 +4,9 @@
  * served; steadier on a shared machine than req/s) and req/s, for
  *   - a bare Hono app's trivial JSON route: untraced, traced (our recorder, every span exported
  *     over OTLP/HTTP to a counting receiver in a third process), recorder (the same with an
- *     exporter that discards), `@hono/otel` (SDK + BatchSpanProcessor + official proto exporter),
- *     and traced with four nested `tracedSpan` stages (the cost of one more child span);
+ *     exporter that discards), an empty middleware (what Hono charges for any middleware),
+ *     `@hono/otel` (SDK + BatchSpanProcessor + official proto exporter), and traced with four
+ *     nested `tracedSpan` stages (the cost of one more child span);
  *   - the real service (`startServer`: `createApp` with its middleware and the default request
  *     log, written to a file as under systemd) on `GET /health` and on `POST /api/search` over a
  *     small corpus with no two queries alike, untraced (`OTEL_SDK_DISABLED=true`) and traced;
@@ -63,7 +64,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...(["untraced", "traced", "recorder", "honootel"] as const).map((variant): Case => ({ name: variant, app: "hono", variant, path: "/json", pinned: false })),
+  ...(["untraced", "traced", "recorder", "emptymw", "honootel"] as const).map((variant): Case => ({ name: variant, app: "hono", variant, path: "/json", pinned: false })),
   { name: "traced+4 stages", app: "hono", variant: "traced", path: "/stages", pinned: false },
   { name: "untraced pinned", app: "hono", variant: "untraced", path: "/json", pinned: true },
   { name: "traced pinned", app: "hono", variant: "traced", path: "/json", pinned: true },
@@ -196,6 +197,13 @@ if (has("recorder") && has("untraced")) {
   const recorder = med("recorder", (r) => r.server) - med("untraced", (r) => r.server);
   const send = med("traced", (r) => r.server) - med("recorder", (r) => r.server);
   console.log(`  of which middleware + recorder + encoding ${fmt(recorder, 1)} µs (exporter that discards), sending to the collector ${fmt(send, 1)} µs`);
+}
+if (has("emptymw") && has("untraced") && has("traced")) {
+  const floor = med("emptymw", (r) => r.server) - med("untraced", (r) => r.server);
+  console.log(
+    `  an empty Hono middleware alone costs ${fmt(floor, 1)} µs (req/s ${(med("emptymw", (r) => r.rps) / med("untraced", (r) => r.rps)).toFixed(2)} of untraced): ` +
+      `the recorder's own work is ${fmt(med("traced", (r) => r.server) - med("emptymw", (r) => r.server), 1)} µs above that floor`,
+  );
 }
 if (has("honootel") && has("untraced")) {
   console.log(

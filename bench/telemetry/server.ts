@@ -7,7 +7,10 @@
  *   recorder  — the traced app with an exporter that accepts every batch and sends nothing
  *               (the recorder and middleware, encoding included, without the network);
  *   honootel  — the app behind `@hono/otel` with an SDK BasicTracerProvider + BatchSpanProcessor
- *               + the official OTLP proto exporter (a baseline; nothing registered globally).
+ *               + the official OTLP proto exporter (a baseline; nothing registered globally);
+ *   emptymw   — the app behind one middleware that does nothing but call `next()`: what Hono
+ *               charges for having any middleware at all (its compose path instead of calling the
+ *               lone handler directly), a floor under every middleware-based tracer.
  *
  * Usage: bun run bench/telemetry/server.ts <variant> <otlp traces url> — prints `ready <port>`.
  * SIGTERM flushes spans and prints `stats {...}` before exiting.
@@ -22,7 +25,7 @@ import { createLogger } from "../../src/log.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing, type Telemetry } from "../../src/telemetry/index.ts";
 
 const [variant, url] = process.argv.slice(2);
-if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|honootel> <otlp url>");
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|honootel|emptymw> <otlp url>");
 
 const app = new Hono();
 let telemetry: Telemetry | undefined;
@@ -50,6 +53,10 @@ if (variant === "traced" || variant === "recorder") {
     await provider.forceFlush();
     return "{}";
   };
+} else if (variant === "emptymw") {
+  app.use(function nothing(_c, next) {
+    return next();
+  });
 } else if (variant !== "untraced") {
   throw new Error(`unknown variant ${variant}`);
 }
