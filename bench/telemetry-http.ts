@@ -66,8 +66,11 @@ interface Case {
 const CASES: Case[] = [
   ...(["untraced", "traced", "recorder", "emptymw", "honootel"] as const).map((variant): Case => ({ name: variant, app: "hono", variant, path: "/json", pinned: false })),
   { name: "traced+4 stages", app: "hono", variant: "traced", path: "/stages", pinned: false },
+  { name: "wrapper", app: "hono", variant: "wrapper", path: "/json", pinned: false },
   { name: "untraced pinned", app: "hono", variant: "untraced", path: "/json", pinned: true },
   { name: "traced pinned", app: "hono", variant: "traced", path: "/json", pinned: true },
+  { name: "emptymw pinned", app: "hono", variant: "emptymw", path: "/json", pinned: true },
+  { name: "wrapper pinned", app: "hono", variant: "wrapper", path: "/json", pinned: true },
   { name: "service untraced /health", app: "service", variant: "untraced", path: "/health", pinned: false },
   { name: "service traced /health", app: "service", variant: "traced", path: "/health", pinned: false },
   { name: "service untraced /health pinned", app: "service", variant: "untraced", path: "/health", pinned: true },
@@ -205,6 +208,9 @@ if (has("emptymw") && has("untraced") && has("traced")) {
       `the recorder's own work is ${fmt(med("traced", (r) => r.server) - med("emptymw", (r) => r.server), 1)} µs above that floor`,
   );
 }
+overheadLine("  experiment, recorder around app.fetch (no middleware), unpinned", "wrapper", "untraced");
+overheadLine("  experiment, recorder around app.fetch (no middleware), pinned  ", "wrapper pinned", "untraced pinned");
+overheadLine("  floor: an empty middleware, pinned", "emptymw pinned", "untraced pinned");
 if (has("honootel") && has("untraced")) {
   console.log(
     `  @hono/otel: ${fmt(med("honootel", (r) => r.server) - med("untraced", (r) => r.server), 1)} µs per request, ` +

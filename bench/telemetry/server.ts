@@ -8,6 +8,9 @@
  *               (the recorder and middleware, encoding included, without the network);
  *   honootel  — the app behind `@hono/otel` with an SDK BasicTracerProvider + BatchSpanProcessor
  *               + the official OTLP proto exporter (a baseline; nothing registered globally);
+ *   wrapper   — an experiment, not what the service uses: the same recorder around `app.fetch`
+ *               instead of inside Hono (no compose; route found by a second router match; no
+ *               `c.set` variables for handlers), to see what leaving the middleware chain saves;
  *   emptymw   — the app behind one middleware that does nothing but call `next()`: what Hono
  *               charges for having any middleware at all (its compose path instead of calling the
  *               lone handler directly), a floor under every middleware-based tracer.
@@ -22,13 +25,16 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createLogger } from "../../src/log.ts";
-import { createTelemetry, resolveTelemetryConfig, tracing, type Telemetry } from "../../src/telemetry/index.ts";
+import { SpanKind } from "@opentelemetry/api";
+import { createTelemetry, resolveTelemetryConfig, tracing, type Telemetry, type TelemetrySpan } from "../../src/telemetry/index.ts";
 
 const [variant, url] = process.argv.slice(2);
-if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|honootel|emptymw> <otlp url>");
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|wrapper|honootel|emptymw> <otlp url>");
 
 const app = new Hono();
 let telemetry: Telemetry | undefined;
+/** What Bun.serve calls; the app itself unless a variant wraps it. */
+let serve: (req: Request) => Response | Promise<Response> = (req) => app.fetch(req);
 let onStop: () => Promise<string> = async () => "{}";
 
 if (variant === "traced" || variant === "recorder") {
@@ -53,6 +59,41 @@ if (variant === "traced" || variant === "recorder") {
     await provider.forceFlush();
     return "{}";
   };
+} else if (variant === "wrapper") {
+  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
+  const recorder = createTelemetry(config, { log: createLogger({ level: "warn" }) });
+  telemetry = recorder;
+  const finish = (req: Request, span: TelemetrySpan, res: Response): Response => {
+    const matched = app.router.match(req.method, app.getPath(req))[0];
+    let route: string | undefined;
+    for (let i = matched.length - 1; i >= 0 && route === undefined; i--) {
+      const r = matched[i]![0][1];
+      if (r.method !== "ALL") route = r.path;
+    }
+    if (route) {
+      span.updateName(`${req.method} ${route}`);
+      span.setAttribute("http.route", route);
+    }
+    span.setAttribute("http.response.status_code", res.status);
+    span.end();
+    const ctx = span.spanContext();
+    res.headers.set("traceresponse", `00-${ctx.traceId}-${ctx.spanId}-01`);
+    return res;
+  };
+  serve = (req) => {
+    const headers = req.headers;
+    const span = recorder.startSpan(req.method, {
+      kind: SpanKind.SERVER,
+      parent: recorder.extract(headers) ?? null,
+      attributes: { "http.request.method": req.method, "url.path": app.getPath(req), "url.scheme": "http", "server.address": "127.0.0.1", "user_agent.original": headers.get("user-agent") ?? undefined },
+    });
+    const res = recorder.withSpan(span, () => app.fetch(req));
+    return res instanceof Promise ? res.then((r) => finish(req, span, r)) : finish(req, span, res);
+  };
+  onStop = async () => {
+    await recorder.flush(10_000);
+    return JSON.stringify(recorder.stats());
+  };
 } else if (variant === "emptymw") {
   app.use(function nothing(_c, next) {
     return next();
@@ -67,7 +108,7 @@ app.get("/json", (c) => c.json(answer));
 const stage = <T>(name: string, fn: () => T): T => (telemetry ? telemetry.tracedSpan(name, { "bench.stage": name }, fn) : fn());
 app.get("/stages", (c) => stage("bench.a", () => stage("bench.b", () => stage("bench.c", () => stage("bench.d", () => c.json(answer))))));
 
-const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: serve });
 console.log(`ready ${server.port}`);
 process.once("SIGTERM", async () => {
   server.stop(true);

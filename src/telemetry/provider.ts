@@ -140,4 +140,3 @@ export function createTestTelemetry(config: Partial<TelemetryConfig> = {}, log?:
   const telemetry = createTelemetry({ ...DEFAULT_TELEMETRY, ...config }, { recorder, log: log ?? createLogger({ level: "silent" }) });
   return { telemetry, recorder };
 }
-
