@@ -80,6 +80,8 @@ const schema = z.object({
   API_KEYS: z.string().trim().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  GRAFANA_URL: url.refine((v) => /^https?:\/\//i.test(v), "must be an http:// or https:// URL").optional(),
+  GRAFANA_TEMPO_UID: z.string().trim().regex(/^[\w.-]{1,64}$/, "must be a Grafana data source uid (letters, digits, ., _, -)").optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -116,6 +118,10 @@ export interface AppConfig {
   apiKeys: string[];
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** Grafana base URL; when set, the web app links trace ids to Grafana Explore. */
+  grafanaUrl: string | undefined;
+  /** Uid of the Tempo data source those links open (unset: Grafana's default data source). */
+  grafanaTempoUid: string | undefined;
   version: string;
   telemetry: TelemetryConfig;
   /** Telemetry settings that were ignored; logged once at startup. */
@@ -188,6 +194,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((k) => k !== ""),
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    grafanaUrl: e.GRAFANA_URL?.replace(/\/+$/, ""),
+    grafanaTempoUid: e.GRAFANA_TEMPO_UID,
     version: pkg.version,
     telemetry,
     telemetryWarnings: warnings,

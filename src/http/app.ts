@@ -11,6 +11,7 @@ import type { GenerationDeps } from "../generation/pipeline.ts";
 import { generationRoutes } from "./routes/generations.ts";
 import type { SearchDeps } from "../search/pipeline.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { webRoutes } from "../web/index.ts";
 
 /** Everything the HTTP layer needs; pipelines get the parts they use. */
 export interface AppDeps {
@@ -85,6 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.images) app.route("/api", imageRoutes(deps.images));
   if (deps.generation) app.route("/api", generationRoutes(deps.generation));
   if (deps.search) app.route("/api", searchRoutes(deps.search));
+  app.route("/", webRoutes(deps));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
