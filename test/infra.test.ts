@@ -860,6 +860,8 @@ const SETTINGS = [
   "OTEL_TRACES_SAMPLER_ARG",
   "DEPLOYMENT_ENV",
   "API_KEYS",
+  "GRAFANA_URL",
+  "GRAFANA_TEMPO_UID",
 ];
 
 describe("infra/ec2", () => {

@@ -42,11 +42,13 @@ beforeAll(async () => {
   otlp = startOtlpReceiver();
   fake = await startFakeGemini({ textJson: () => ({ category: "landscape", toneRatio: 25, person: false, scene: true }) });
   const traces = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" };
-  [browser, open, locked] = await Promise.all([
-    launchBrowser(),
-    startServiceProcess({ ...traces, GRAFANA_URL: "http://grafana.test:3000/", GRAFANA_TEMPO_UID: "tempo" }),
-    startServiceProcess({ ...traces, API_KEYS: KEY, GEMINI_API_KEY: "fake-key", GEMINI_BASE_URL: fake.url, GEMINI_TIMEOUT_MS: "5000" }),
+  // All three settle before a failure is thrown, so afterAll stops whatever did start.
+  const started = await Promise.allSettled([
+    launchBrowser().then((b) => (browser = b)),
+    startServiceProcess({ ...traces, GRAFANA_URL: "http://grafana.test:3000/", GRAFANA_TEMPO_UID: "tempo" }).then((s) => (open = s)),
+    startServiceProcess({ ...traces, API_KEYS: KEY, GEMINI_API_KEY: "fake-key", GEMINI_BASE_URL: fake.url, GEMINI_TIMEOUT_MS: "5000" }).then((s) => (locked = s)),
   ]);
+  for (const result of started) if (result.status === "rejected") throw result.reason;
   await seedDemoCorpus(open.url);
 }, 240_000);
 

@@ -75,11 +75,11 @@ export function ErrorNotice(props: { error: Explained; config: PageConfig }) {
       <p class="title">{e.title}</p>
       <p>{e.advice}</p>
       {e.message ? (
-        <p class="detail">
+        <p class="notice-detail">
           <span class="kind">{e.kind}</span> {e.message}
         </p>
       ) : (
-        <p class="detail">
+        <p class="notice-detail">
           <span class="kind">{e.kind}</span>
         </p>
       )}

@@ -242,7 +242,6 @@ function GenerationDetail(props: { record: GenerationRecord; references: Referen
           <a href={record.imageUrl} title="Open the full-size image">
             <img src={record.imageUrl} alt={`Generated image: ${record.prompt}`} />
           </a>
-          <figcaption>{record.prompt}</figcaption>
         </figure>
       ) : null}
       <div class="facts">

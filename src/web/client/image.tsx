@@ -17,7 +17,6 @@ function ImageDetail({ image }: { image: ImageRecord }) {
         <a href={image.url} title="Open the full-size file">
           <img src={image.url} alt={title} width={image.width} height={image.height} />
         </a>
-        <figcaption>{title}</figcaption>
       </figure>
       <div class="facts">
         <h1>{title}</h1>

@@ -34,7 +34,14 @@ function Row(props: { item: Item; config: PageConfig; roles: string[]; update: (
     props.update({ fields: { ...item.fields, [name]: (event.target as HTMLInputElement).value } });
   return (
     <li class={`queue-item ${item.status}`} aria-labelledby={`${id}-name`}>
-      <img class="preview" src={item.preview} alt="" width="72" height="72" />
+      <img
+        class="preview"
+        src={item.preview}
+        alt=""
+        width="72"
+        height="72"
+        onError={(event: Event) => ((event.target as HTMLImageElement).style.visibility = "hidden")}
+      />
       <div class="queue-main">
         <p class="file-name">
           <strong id={`${id}-name`}>{item.file.name}</strong> <span class="muted">{formatBytes(item.file.size)}</span>

@@ -1,11 +1,17 @@
 /**
- * A byte count for people (decimal units, as file managers show them).
+ * A byte count for people, in binary units (the service's limits are powers of two: 20 MiB).
  *
  * @example
- * formatBytes(1_536_000) // "1.5 MB"
+ * formatBytes(20 * 1024 * 1024) // "20 MiB"
  */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1_000_000) return `${(bytes / 1000).toFixed(bytes < 10_000 ? 1 : 0)} kB`;
-  return `${(bytes / 1_000_000).toFixed(1)} MB`;
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 10 || Number.isInteger(value) ? 0 : 1;
+  return `${value.toFixed(digits)} ${units[unit]}`;
 }
