@@ -262,7 +262,8 @@ test("the image page shows the full image, caption, labels, palette, role and si
   const full = page.locator("figure img");
   expect(await full.getAttribute("alt")).toBe(top.image.caption);
   expect(await full.getAttribute("src")).toBe(`/api/images/${top.id}/file`);
-  expect(await full.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(top.image.width);
+  await page.waitForFunction(() => (document.querySelector("figure img") as HTMLImageElement | null)?.complete === true);
+  expect(await full.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(top.image.width);
   const facts = await page.locator(".facts dl").innerText();
   expect(facts).toContain(`${top.image.width} × ${top.image.height} px`);
   expect(facts).toContain(top.image.role);
@@ -310,7 +311,8 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
     { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("these are notes, not an image\n") },
   ]);
   const rows = page.locator(".queue-item");
-  await expect(rows.count()).resolves.toBe(3);
+  await rows.nth(2).waitFor();
+  expect(await rows.count()).toBe(3);
   // Each row starts from the defaults and can be changed on its own.
   expect(await rows.nth(0).getByLabel("Caption").inputValue()).toBe("A web test upload");
   await rows.nth(0).getByLabel("Labels").fill("test, upload, gradient");

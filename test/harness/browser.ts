@@ -74,7 +74,8 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
     await pumped;
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const deadline = performance.now() + 30_000;
+  // Generous: PGlite starts slowly on a loaded machine.
+  const deadline = performance.now() + 90_000;
   while (performance.now() < deadline) {
     const line = text.split("\n").find((l) => l.includes('"msg":"listening"'));
     if (line) return { url: (JSON.parse(line) as { url: string }).url, dataDir, output: () => text, stop };
