@@ -318,8 +318,21 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   await rows.nth(0).getByLabel("Labels").fill("test, upload, gradient");
   await browser.screenshot(page, "09-upload-queued", { fullPage: true });
 
+  // Slowed to ~100 kB/s for a moment so the per-file progress can be seen (loopback is instant).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 100_000 });
   await page.getByRole("button", { name: "Upload", exact: true }).click();
   const row = (name: string) => page.locator(".queue-item", { has: page.getByText(name, { exact: true }) });
+  const progress = row("fresh.png").locator("progress");
+  await progress.waitFor();
+  await page.waitForFunction(() => {
+    const bar = document.querySelector(".queue-item.uploading progress") as { value: number } | null;
+    return bar !== null && bar.value > 0.2;
+  });
+  expect(await row("fresh.png").locator(".progress").innerText()).toMatch(/Uploading \d+ %/);
+  await browser.screenshot(page, "10a-upload-progress", { fullPage: true });
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await row("fresh.png").locator(".ok").waitFor();
   await row("again.jpg").locator(".dup").waitFor();
   await row("notes.png").getByRole("alert").waitFor();
@@ -339,7 +352,7 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   expect(refusal).toMatch(/unsupported_image_type|invalid_image/);
   expect(refusal).not.toContain("{");
   expect(await page.getByRole("status").first().innerText()).toContain("3 files: 2 done, 1 refused");
-  await browser.screenshot(page, "10-upload-done", { fullPage: true });
+  await browser.screenshot(page, "10b-upload-done", { fullPage: true });
   await page.close();
 });
 
