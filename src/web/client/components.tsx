@@ -5,7 +5,8 @@
 import type { PageConfig } from "../shared/page-config.ts";
 import { traceLink } from "../shared/trace-link.ts";
 export { formatBytes } from "../shared/format.ts";
-import type { Explained } from "./errors.ts";
+import { render, type Child } from "hono/jsx/dom";
+import { explain, type Explained } from "./errors.ts";
 
 /**
  * A palette as colour chips, most dominant first. With `onPick` each chip is a button that
@@ -94,6 +95,23 @@ export function ErrorNotice(props: { error: Explained; config: PageConfig }) {
       </p>
     </div>
   );
+}
+
+/**
+ * Fills a detail page's `#<rootId>` from its record, or with the failure in words.
+ *
+ * @example
+ * await showRecord("image", config, () => api.getImage(id), (image) => ({ title: image.caption ?? "Image", view: <ImageDetail image={image} /> }));
+ */
+export async function showRecord<T>(rootId: string, config: PageConfig, load: () => Promise<T>, present: (record: T) => { title: string; view: Child }): Promise<void> {
+  const root = document.getElementById(rootId)!;
+  try {
+    const { title, view } = present(await load());
+    document.title = `${title} · Hybrid Image Search`;
+    render(view, root);
+  } catch (error) {
+    render(<ErrorNotice error={explain(error)} config={config} />, root);
+  }
 }
 
 /**

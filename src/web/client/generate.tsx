@@ -7,7 +7,7 @@
 import { render, useEffect, useState, useSyncExternalStore } from "hono/jsx/dom";
 import type { PageConfig } from "../shared/page-config.ts";
 import { ApiFailure, type Api, type GenerateAnswer, type GenerateInput, type GenerationRecord, type ImageRecord } from "./api.ts";
-import { createStore, ErrorNotice, Palette, TraceId, type Store } from "./components.tsx";
+import { createStore, ErrorNotice, Palette, showRecord, TraceId, type Store } from "./components.tsx";
 import { explain, type Explained } from "./errors.ts";
 
 /** Generations per history page. */
@@ -300,14 +300,13 @@ function GenerationDetail(props: { record: GenerationRecord; references: Referen
  * @example
  * await startGenerationPage(config, api);
  */
-export async function startGenerationPage(config: PageConfig, api: Api): Promise<void> {
-  const root = document.getElementById("generation")!;
-  try {
+export function startGenerationPage(config: PageConfig, api: Api): Promise<void> {
+  const load = async () => {
     const record = await api.getGeneration(config.id ?? "");
-    const references = await withRecords(api, record.references);
-    document.title = `${record.prompt.slice(0, 60)} · Generation · Hybrid Image Search`;
-    render(<GenerationDetail record={record} references={references} api={api} config={config} />, root);
-  } catch (error) {
-    render(<ErrorNotice error={explain(error)} config={config} />, root);
-  }
+    return { record, references: await withRecords(api, record.references) };
+  };
+  return showRecord("generation", config, load, ({ record, references }) => ({
+    title: `${record.prompt.slice(0, 60)} · Generation`,
+    view: <GenerationDetail record={record} references={references} api={api} config={config} />,
+  }));
 }

@@ -2,12 +2,10 @@
  * The image page (`/images/:id`): the full image, its caption, labels, palette, role and size,
  * with searches from its labels, its category and its colours.
  */
-import { render } from "hono/jsx/dom";
 import type { PageConfig } from "../shared/page-config.ts";
 import { searchUrl } from "../shared/search-state.ts";
 import type { Api, ImageRecord } from "./api.ts";
-import { ErrorNotice, formatBytes } from "./components.tsx";
-import { explain } from "./errors.ts";
+import { formatBytes, showRecord } from "./components.tsx";
 
 function ImageDetail({ image }: { image: ImageRecord }) {
   const title = image.caption ?? image.originalName ?? "Untitled image";
@@ -87,13 +85,6 @@ function ImageDetail({ image }: { image: ImageRecord }) {
  * @example
  * await startImagePage(config, api);
  */
-export async function startImagePage(config: PageConfig, api: Api): Promise<void> {
-  const root = document.getElementById("image")!;
-  try {
-    const image = await api.getImage(config.id ?? "");
-    document.title = `${image.caption ?? "Image"} · Hybrid Image Search`;
-    render(<ImageDetail image={image} />, root);
-  } catch (error) {
-    render(<ErrorNotice error={explain(error)} config={config} />, root);
-  }
+export function startImagePage(config: PageConfig, api: Api): Promise<void> {
+  return showRecord("image", config, () => api.getImage(config.id ?? ""), (image) => ({ title: image.caption ?? "Image", view: <ImageDetail image={image} /> }));
 }
