@@ -28,11 +28,13 @@ export interface SearchResult {
   components: SearchHit["components"];
 }
 
+/** The answer of `POST /api/search`. */
 export interface SearchAnswer {
   results: SearchResult[];
   traceId?: string;
 }
 
+/** The body of `POST /api/search` as the web app sends it. */
 export interface SearchInput {
   query?: string;
   imageId?: string;
@@ -40,22 +42,26 @@ export interface SearchInput {
   filters?: { category?: string; role?: ImageRole; color?: string };
 }
 
+/** A page of a cursor-paged list (`GET /api/images`, `GET /api/generations`). */
 export interface ListPage<T> {
   items: T[];
   nextCursor: string | null;
 }
 
+/** The body of `POST /api/generate`. */
 export interface GenerateInput {
   prompt: string;
   aspectRatio?: AspectRatio;
   category?: string;
 }
 
+/** The answer of `POST /api/generate` (201). */
 export type GenerateAnswer = Pick<GenerationRecord, "id" | "status" | "provider" | "model" | "imageUrl" | "references" | "hexColors"> & {
   seed?: number;
   traceId?: string;
 };
 
+/** The text fields of `POST /api/images` (multipart). */
 export interface UploadFields {
   caption?: string;
   labels?: string;
@@ -63,6 +69,7 @@ export interface UploadFields {
   role?: string;
 }
 
+/** What an upload came to. */
 export interface UploadAnswer {
   image: ImageRecord;
   /** False: the same bytes were already stored (`200`), `image` is that record. */

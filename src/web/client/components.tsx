@@ -4,7 +4,6 @@
  */
 import type { PageConfig } from "../shared/page-config.ts";
 import { traceLink } from "../shared/trace-link.ts";
-export { formatBytes } from "../shared/format.ts";
 import { render, type Child } from "hono/jsx/dom";
 import { explain, type Explained } from "./errors.ts";
 

@@ -5,7 +5,8 @@
 import type { PageConfig } from "../shared/page-config.ts";
 import { searchUrl } from "../shared/search-state.ts";
 import type { Api, ImageRecord } from "./api.ts";
-import { formatBytes, showRecord } from "./components.tsx";
+import { formatBytes } from "../shared/format.ts";
+import { showRecord } from "./components.tsx";
 
 function ImageDetail({ image }: { image: ImageRecord }) {
   const title = image.caption ?? image.originalName ?? "Untitled image";

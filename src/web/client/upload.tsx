@@ -7,7 +7,8 @@
 import { render, useSyncExternalStore } from "hono/jsx/dom";
 import type { PageConfig } from "../shared/page-config.ts";
 import { ApiFailure, type Api, type UploadAnswer, type UploadFields } from "./api.ts";
-import { createStore, ErrorNotice, formatBytes, TraceId, type Store } from "./components.tsx";
+import { formatBytes } from "../shared/format.ts";
+import { createStore, ErrorNotice, TraceId, type Store } from "./components.tsx";
 import { explain, type Explained } from "./errors.ts";
 
 /** Uploads in flight at once: enough to overlap one upload's network time with another's decode. */

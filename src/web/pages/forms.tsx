@@ -3,6 +3,7 @@
  * and the settings; the browser script (src/web/client/) fills in what comes from the API.
  */
 import { ASPECT_RATIOS } from "../../ai/image-model.ts";
+import type { CategoryCount } from "../../db/index.ts";
 import { IMAGE_ROLES } from "../../db/schema.ts";
 import { MAX_CAPTION_LENGTH } from "../../ingest/label.ts";
 import { MAX_PROMPT_LENGTH } from "../../http/routes/generations.ts";
@@ -11,11 +12,6 @@ import { formatBytes } from "../shared/format.ts";
 import type { SearchState } from "../shared/search-state.ts";
 import { CategoryList } from "./layout.tsx";
 
-/** A category in use and how many images it holds. */
-export interface CategoryCount {
-  category: string;
-  count: number;
-}
 
 function RoleSelect(props: { id: string; selected: string; any?: string }) {
   return (
