@@ -511,6 +511,11 @@ describe("with API_KEYS set", () => {
     await ready(page);
     const stored = await page.getByRole("alert").innerText();
     expect(stored).toContain("Blocked by the model's safety filter");
+    expect(stored).not.toContain("the failed generation's record");
+    const facts = await page.locator(".facts dl").innerText();
+    // The stored order of a JSON object's keys is the database's: match each field, not the order.
+    for (const part of ["category landscape", "source gemini", "toneRatio 25", "scene yes"]) expect(facts).toMatch(new RegExp(`classification \\([^)]*${part}`));
+    expect(facts).not.toContain("[object Object]");
     expect(await page.getByRole("heading", { level: 1 }).innerText()).toBe("something the model will refuse");
     await browser.screenshot(page, "19-generation-failed-record", { fullPage: true });
     fake.setScenario(IMAGE_MODEL, "image");
@@ -586,6 +591,8 @@ describe("usable by everyone", () => {
           if (!img.hasAttribute("alt")) found.push(`img without alt: ${img.getAttribute("src")}`);
           else if (img.getAttribute("alt") === "" && !img.classList.contains("preview")) found.push(`img with empty alt: ${img.getAttribute("src")}`);
         }
+        const leaked = /\[object Object\]|\bundefined\b|\bNaN\b/.exec(document.body.innerText);
+        if (leaked) found.push(`"${leaked[0]}" shown on the page`);
         return found;
       });
       expect(problems, path).toEqual([]);

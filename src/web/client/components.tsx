@@ -15,7 +15,7 @@ import { explain, type Explained } from "./errors.ts";
  * <Palette colors={image.hexColors} onPick={(hex) => search({ color: hex })} />
  */
 export function Palette(props: { colors: readonly string[]; onPick?: (hex: string) => void; label?: string; compact?: boolean }) {
-  if (props.colors.length === 0) return <p class="muted">No palette</p>;
+  if (props.colors.length === 0) return <span class="muted">No palette</span>;
   const hexText = (hex: string) => (props.compact ? null : <span class="hex">{hex}</span>);
   return (
     <ul class={props.compact ? "palette compact" : "palette"} aria-label={props.label ?? "Palette"}>
@@ -44,12 +44,12 @@ export function Palette(props: { colors: readonly string[]; onPick?: (hex: strin
  * @example
  * <TraceId config={config} id={answer.traceId} />
  */
-export function TraceId(props: { config: PageConfig; id: string | null | undefined }) {
+export function TraceId(props: { config: PageConfig; id: string | null | undefined; bare?: boolean }) {
   if (!props.id) return null;
   const href = traceLink(props.config, props.id);
   return (
     <span class="trace">
-      trace{" "}
+      {props.bare ? null : "trace "}
       {href ? (
         <a href={href} target="_blank" rel="noopener" title="Open this trace in Grafana">
           <code>{props.id}</code>

@@ -41,7 +41,7 @@ function withRecords(api: Api, references: readonly { id: string; role: string }
 }
 
 function References(props: { api: Api; references: Reference[] }) {
-  if (props.references.length === 0) return <p class="muted">No reference images were injected.</p>;
+  if (props.references.length === 0) return <span class="muted">No reference images were injected.</span>;
   return (
     <ul class="refs" aria-label="Reference images injected into the prompt">
       {props.references.map((r) => {
@@ -110,9 +110,24 @@ function RunView(props: { store: Store<Run>; api: Api; config: PageConfig }) {
   );
 }
 
+/**
+ * The stored parameters as text; nested records (the classification, the injection) in brackets,
+ * whatever fields the pipeline adds.
+ */
+function describeParameters(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value !== "object") return String(value);
+  if (Array.isArray(value)) return value.map(describeParameters).join(", ");
+  return Object.entries(value)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => (typeof v === "object" ? `${k} (${describeParameters(v)})` : `${k} ${describeParameters(v)}`))
+    .join(" · ");
+}
+
 /** A stored failure in words (the kind decides; the status is not stored). */
 function storedFailure(record: GenerationRecord): Explained {
-  return explain(new ApiFailure(500, record.error?.kind ?? "internal", record.error?.message ?? "", undefined, record.traceId ?? undefined, record.id));
+  return explain(new ApiFailure(500, record.error?.kind ?? "internal", record.error?.message ?? "", undefined, record.traceId ?? undefined));
 }
 
 function HistoryItem(props: { item: GenerationRecord; config: PageConfig }) {
@@ -256,10 +271,7 @@ function GenerationDetail(props: { record: GenerationRecord; references: Referen
           </dd>
           <dt>Parameters</dt>
           <dd>
-            {Object.entries(record.parameters)
-              .filter(([, v]) => v !== undefined && v !== null)
-              .map(([k, v]) => `${k} ${String(v)}`)
-              .join(" · ") || "defaults"}
+            {describeParameters(record.parameters) || "defaults"}
           </dd>
           <dt>Palette</dt>
           <dd>
@@ -280,7 +292,7 @@ function GenerationDetail(props: { record: GenerationRecord; references: Referen
           </dd>
           <dt>Trace</dt>
           <dd>
-            <TraceId config={props.config} id={record.traceId} />
+            <TraceId config={props.config} id={record.traceId} bare />
           </dd>
         </dl>
         {record.builtPrompt ? (
