@@ -90,9 +90,10 @@ const schema = z.object({
   RATE_LIMIT_SEARCH_PER_MINUTE: int(0, 1_000_000).default(600),
   RATE_LIMIT_GENERATE_PER_MINUTE: int(0, 1_000_000).default(30),
   TRUSTED_PROXIES: int(0, 10).default(0),
-  GRAFANA_URL: url.optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  GRAFANA_URL: url.refine((v) => /^https?:\/\//i.test(v), "must be an http:// or https:// URL").optional(),
+  GRAFANA_TEMPO_UID: z.string().trim().regex(/^[\w.-]{1,64}$/, "must be a Grafana data source uid (letters, digits, ., _, -)").optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -134,10 +135,12 @@ export interface AppConfig {
   rateLimits: { searchPerMinute: number; generatePerMinute: number };
   /** Reverse proxies in front whose `X-Forwarded-For` entry names the client; 0 = use the socket address. */
   trustedProxies: number;
-  /** Grafana base URL the web app links trace ids to (Explore), when set. */
-  grafanaUrl: string | undefined;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** Grafana base URL; when set, the web app links trace ids to Grafana Explore. */
+  grafanaUrl: string | undefined;
+  /** Uid of the Tempo data source those links open (unset: Grafana's default data source). */
+  grafanaTempoUid: string | undefined;
   version: string;
   telemetry: TelemetryConfig;
   /** Telemetry settings that were ignored; logged once at startup. */
@@ -216,9 +219,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: { maxJsonBytes: e.MAX_JSON_BYTES },
     rateLimits: { searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE, generatePerMinute: e.RATE_LIMIT_GENERATE_PER_MINUTE },
     trustedProxies: e.TRUSTED_PROXIES,
-    grafanaUrl: e.GRAFANA_URL,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    grafanaUrl: e.GRAFANA_URL?.replace(/\/+$/, ""),
+    grafanaTempoUid: e.GRAFANA_TEMPO_UID,
     version: pkg.version,
     telemetry,
     telemetryWarnings: warnings,

@@ -220,6 +220,32 @@ export async function listImages(db: Db, options: ListImagesOptions): Promise<Pa
   return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
 }
 
+/** A category in use and how many images it holds. */
+export interface CategoryCount {
+  category: string;
+  count: number;
+}
+
+/**
+ * The categories in use with their image counts, by name (at most `limit`); the web app's
+ * category filter offers them.
+ *
+ * @example
+ * await listCategories(db) // [{ category: "animal", count: 8 }, { category: "food", count: 6 }]
+ */
+export async function listCategories(db: Db, limit = 500): Promise<CategoryCount[]> {
+  const rows = await guard(() =>
+    db
+      .select({ category: images.category, count: sql<number>`count(*)::int` })
+      .from(images)
+      .where(sql`${images.category} is not null`)
+      .groupBy(images.category)
+      .orderBy(images.category)
+      .limit(limit),
+  );
+  return rows.map((r) => ({ category: r.category!, count: Number(r.count) }));
+}
+
 /**
  * Deletes an image and (cascade) its embeddings; true when something was deleted.
  *

@@ -14,8 +14,8 @@ export {
   getImagesByIds,
   insertImageWithEmbeddings,
 } from "./images.ts";
-export { listImages } from "./images.ts";
-export type { BulkImage, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
+export { listCategories, listImages } from "./images.ts";
+export type { BulkImage, CategoryCount, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
 export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";

@@ -16,6 +16,7 @@ import { generationRoutes } from "./routes/generations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import type { SearchDeps } from "../search/pipeline.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { webRoutes } from "../web/index.ts";
 
 /** Everything the HTTP layer needs; pipelines get the parts they use. */
 export interface AppDeps {
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.images) app.route("/api", imageRoutes(deps.images, deps.config));
   if (deps.generation) app.route("/api", generationRoutes(deps.generation, deps.config));
   if (deps.search) app.route("/api", searchRoutes(deps.search, deps.config));
+  app.route("/", webRoutes(deps));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
