@@ -72,15 +72,6 @@ The operations that need a key on this instance carry the \`${SECURITY_SCHEME}\`
 /** `/api/images/:id` → `/api/images/{id}` */
 const openApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}");
 
-/** The properties of an object schema as OpenAPI parameters. */
-function parameters(where: "path" | "query", schema: z.ZodObject, convert: (s: z.ZodType) => Json): Json[] {
-  const json = convert(schema) as { properties?: Record<string, Json>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => {
-    const { description, ...rest } = property;
-    return { name, in: where, required: where === "path" || (json.required ?? []).includes(name), ...(description ? { description } : {}), schema: rest };
-  });
-}
-
 /**
  * Zod's JSON Schema for a schema (its input side: what a client sends, and what a route's answer
  * is before any parse), without the per-schema `$schema`/`$id` (the document's dialect covers them),
@@ -104,6 +95,18 @@ function clean(schema: z.core.JSONSchema.BaseSchema): Json {
   return rest;
 }
 
+/** One schema, inline (parameters). */
+const jsonSchemaOf = (schema: z.ZodType) => clean(z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS));
+
+/** The properties of an object schema as OpenAPI parameters. */
+function parameters(where: "path" | "query", schema: z.ZodObject): Json[] {
+  const json = jsonSchemaOf(schema) as { properties?: Record<string, Json>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return { name, in: where, required: where === "path" || (json.required ?? []).includes(name), ...(description ? { description } : {}), schema: rest };
+  });
+}
+
 /**
  * The OpenAPI 3.1 document of the operations registered in `routes`.
  *
@@ -124,7 +127,6 @@ export function buildDocument(routes: readonly RegisteredRoute[], options: Docum
     if (!id) throw new Error("an operation's body schema must be listed in SCHEMAS");
     return { $ref: `#/components/schemas/${id}` };
   };
-  const inline = (schema: z.ZodType) => clean(z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS));
   const headers = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }]));
 
   const answer = (a: Answer, extraHeaders: readonly string[]): Json => {
@@ -159,9 +161,9 @@ export function buildDocument(routes: readonly RegisteredRoute[], options: Docum
     responses.default = { description: "An unexpected fault (500 `internal_error`).", content: { "application/json": { schema: ref(SCHEMAS.Error) } } };
     // A path parameter the route does not validate (the generation id: not a UUID is a 404) is a plain string.
     const pathParams = o.params
-      ? parameters("path", o.params, inline)
+      ? parameters("path", o.params)
       : [...o.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
-    const params = [...pathParams, ...(o.query ? parameters("query", o.query, inline) : [])];
+    const params = [...pathParams, ...(o.query ? parameters("query", o.query) : [])];
     return {
       operationId: o.operationId,
       tags: [o.tag],
