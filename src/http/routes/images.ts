@@ -14,6 +14,7 @@ import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from ".
 import { uploadLimit } from "../limits.ts";
 import { IdParam } from "../schemas/common.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
+import type { ImagePage, ImageRecord } from "../schemas/responses.ts";
 import { parseWith, validate } from "../validation.ts";
 
 /**
@@ -22,7 +23,7 @@ import { parseWith, validate } from "../validation.ts";
  * @example
  * imageRecord(row) // { id, width, height, mimeType, hexColors, labels, caption, category, role, url, thumbnailUrl, createdAt, ... }
  */
-export function imageRecord(row: ImageRow) {
+export function imageRecord(row: ImageRow): ImageRecord {
   return {
     id: row.id,
     width: row.width,
@@ -133,7 +134,7 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
     })
     .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
       const page = await listImages(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor });
+      return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor } satisfies ImagePage);
     })
     .get("/images/:id", validate("param", IdParam), async function getImageRecord(c) {
       return c.json(imageRecord(await findImage(deps, c.req.valid("param").id)));
