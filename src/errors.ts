@@ -1,7 +1,7 @@
 /**
  * An error whose status, code and message the client may see. The HTTP error mapper reads these
  * fields (duck-typed), so layers below `http` declare client-facing failures without importing
- * Hono; a 5xx subclass keeps its message only for 502/503/504.
+ * Hono; a 5xx subclass keeps its message only for 502/503/504/507.
  *
  * @example
  * export class StorageUnavailableError extends ClientFacingError {

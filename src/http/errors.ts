@@ -52,7 +52,7 @@ export function toErrorResponse(c: Context, error: unknown): Response {
     if (e.headers && typeof e.headers === "object") {
       for (const [k, v] of Object.entries(e.headers as Record<string, string>)) c.header(k, v);
     }
-    const message = e.status < 500 || e.status === 502 || e.status === 503 || e.status === 504 ? e.message : "internal error";
+    const message = e.status < 500 || e.status === 502 || e.status === 503 || e.status === 504 || e.status === 507 ? e.message : "internal error";
     return c.json(errorBody(String(e.code ?? "error"), message), e.status as ContentfulStatusCode);
   }
   return c.json(errorBody("internal_error", "internal error"), 500);
