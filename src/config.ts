@@ -80,6 +80,7 @@ const schema = z.object({
   API_KEYS: z.string().trim().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  RECONCILE_GRACE_MS: int(0, 604_800_000).default(900_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -116,6 +117,8 @@ export interface AppConfig {
   apiKeys: string[];
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** Shared stores (S3, Neon): leftovers younger than this may be another instance's write in flight. */
+  reconcileGraceMs: number;
   version: string;
   telemetry: TelemetryConfig;
   /** Telemetry settings that were ignored; logged once at startup. */
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((k) => k !== ""),
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    reconcileGraceMs: e.RECONCILE_GRACE_MS,
     version: pkg.version,
     telemetry,
     telemetryWarnings: warnings,
