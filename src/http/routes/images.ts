@@ -39,7 +39,8 @@ const UploadFields = z.object({
     .transform((v) => v.split(",").map((l) => l.trim()).filter((l) => l !== ""))
     .optional(),
   category: categoryField.optional(),
-  role: roleField.default("corpus"),
+  // No default here: a duplicate upload reports a role only when the client sent one.
+  role: roleField.optional(),
 });
 
 const ListQuery = z
@@ -167,7 +168,7 @@ export function imageRoutes(deps: IngestDeps): Hono<AppEnv> {
     }),
     async function uploadImage(c) {
       const { file, fields } = await readUpload(c);
-      const { image, created } = await ingestImage(deps, {
+      const { image, created, notApplied } = await ingestImage(deps, {
         bytes: new Uint8Array(await file.arrayBuffer()),
         caption: fields.caption,
         labels: fields.labels,
@@ -175,8 +176,12 @@ export function imageRoutes(deps: IngestDeps): Hono<AppEnv> {
         role: fields.role,
         originalName: file.name,
       });
-      if (created) c.header("Location", `/api/images/${image.id}`);
-      return c.json(imageRecord(image), created ? 201 : 200);
+      if (created) {
+        c.header("Location", `/api/images/${image.id}`);
+        return c.json({ ...imageRecord(image), duplicate: false }, 201);
+      }
+      // The same bytes are stored already: that record, unchanged, and what was not applied.
+      return c.json({ ...imageRecord(image), duplicate: true, notApplied }, 200);
     },
   );
 
