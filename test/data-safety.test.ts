@@ -3,10 +3,11 @@
  * beside a running server, and a server killed with SIGKILL right after a 201.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDataDir } from "../src/db/testing.ts";
+import { DOCTOR_EXIT } from "../src/cli/doctor.ts";
 import { LOCK_FILE } from "../src/integrity/lock.ts";
 import { freePort, runCli, spawnService, type ServiceProcess } from "./harness/service.ts";
 import { scene } from "./ingest-fixtures.ts";
@@ -106,5 +107,33 @@ describe("kill -9 right after a 201", () => {
     restarted.proc.kill("SIGTERM");
     expect(await restarted.exited()).toBe(0);
     expect(await readFile(join(dir, "data", LOCK_FILE), "utf8")).toBe("");
+  });
+});
+
+describe("bun run doctor on a stopped data directory", () => {
+  test("reports leftovers with exit 4, repairs them with --repair (exit 1, checked again), then finds nothing (exit 0)", async () => {
+    const blobs = join(dir, "data", "blobs");
+    await mkdir(join(blobs, ".tmp"), { recursive: true });
+    await writeFile(join(blobs, ".tmp", crypto.randomUUID()), "half a blob");
+    const orphan = `uploads/${crypto.randomUUID()}.jpg`;
+    await Bun.write(join(blobs, orphan), await scene(7103, "jpeg"));
+
+    const look = await runCli(["src/cli/doctor.ts"], env());
+    expect(look.stdout).toContain("PROBLEM   temp files: 1 temp file, 0 metadata files without a blob (--repair fixes 1)");
+    expect(look.stdout).toContain(`PROBLEM   blobs without records: 1 blob no row points at (--repair fixes 1)`);
+    expect(look.stdout).toContain(orphan);
+    expect(look.code).toBe(DOCTOR_EXIT.problemsLeft);
+    expect(await Bun.file(join(blobs, orphan)).exists()).toBe(true);
+
+    const repair = await runCli(["src/cli/doctor.ts", "--repair"], env());
+    expect(repair.stdout).toContain("repaired  temp files");
+    expect(repair.stdout).toMatch(/repaired {2}blobs without records: .* -> moved 1 to lost-found\/\d{8}t\d{6}z\//);
+    expect(repair.stdout).toContain("problems found and repaired; checked again: none left");
+    expect(repair.code).toBe(DOCTOR_EXIT.repaired);
+    expect(await Bun.file(join(blobs, orphan)).exists()).toBe(false);
+
+    const clean = await runCli(["src/cli/doctor.ts"], env());
+    expect(clean.stdout).toContain("no problems found");
+    expect(clean.code).toBe(DOCTOR_EXIT.clean);
   });
 });

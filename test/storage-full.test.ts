@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDataDir } from "../src/db/testing.ts";
+import { createS3BlobStore, StorageFullError } from "../src/storage/index.ts";
 import { DOCTOR_EXIT } from "../src/cli/doctor.ts";
 import { runCli, spawnService, type ServiceProcess } from "./harness/service.ts";
 import { scene } from "./ingest-fixtures.ts";
@@ -138,5 +139,35 @@ describe.skipIf(cannotMount !== undefined)("a full disk under the whole data dir
     const doctor = await runCli(["src/cli/doctor.ts"], { DATA_DIR: dataDir });
     expect(doctor.stdout).toContain("no problems found");
     expect(doctor.code).toBe(DOCTOR_EXIT.clean);
+  });
+});
+
+describe("an S3-compatible server out of space", () => {
+  test("its 507 (MinIO's XMinioStorageFull) is a StorageFullError, the same 507 the service answers for a full local disk", async () => {
+    const full = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () =>
+        new Response(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>XMinioStorageFull</Code><Message>Storage backend has reached its minimum free drive threshold.</Message></Error>`,
+          { status: 507, headers: { "content-type": "application/xml" } },
+        ),
+    });
+    const store = createS3BlobStore({
+      bucket: "full",
+      endpoint: `http://127.0.0.1:${full.port}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      presignTtlSeconds: 60,
+      credentials: { accessKeyId: "x", secretAccessKey: "y" },
+    });
+    try {
+      const error = await store.put("uploads/00000000-0000-4000-8000-000000000001.png", new Uint8Array([1, 2, 3]), { contentType: "image/png" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageFullError);
+      expect(error).toMatchObject({ status: 507, code: "storage_full", message: "blob storage put failed: the storage server is out of space" });
+    } finally {
+      await store.close();
+      await full.stop(true);
+    }
   });
 });
