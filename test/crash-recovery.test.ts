@@ -94,7 +94,7 @@ test("a burst of uploads and generations killed halfway is reconciled on restart
     const record = await fetch(`${again}/api/images/${id}`);
     expect(record.status).toBe(200);
     const file = await fetch(`${again}/api/images/${id}/file`);
-    expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes);
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(new Uint8Array(bytes));
     expect((await fetch(`${again}/api/images/${id}/thumbnail`)).status).toBe(200);
   }
   const listed = await jsonOf(await fetch(`${again}/api/generations?limit=100`));

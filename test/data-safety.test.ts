@@ -101,7 +101,7 @@ describe("kill -9 right after a 201", () => {
     expect(record).toMatchObject({ id: image.id, caption: "acknowledged then killed", sha256: image.sha256 });
     const file = await fetch(`${url}/api/images/${image.id}/file`);
     expect(file.status).toBe(200);
-    expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes);
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(new Uint8Array(bytes));
 
     // A clean stop empties the lock record: the next start takes nothing over.
     restarted.proc.kill("SIGTERM");
