@@ -172,7 +172,7 @@ export function summarize(outcomes: readonly BulkOutcome[]): string {
   const lines = [`ingested ${count("ingested")}, skipped ${count("skipped")} (already stored), failed ${count("failed")}`];
   for (const o of outcomes) if (o.status === "failed") lines.push(`  failed: ${o.name}: ${o.reason}`);
   for (const o of outcomes) {
-    if (o.notApplied) lines.push(`  skipped: ${o.name}: already stored as ${o.id}; its ${o.notApplied.join(", ")} differ and were not applied`);
+    if (o.notApplied) lines.push(`  skipped: ${o.name}: already stored as ${o.id}; not applied (the stored values were kept): ${o.notApplied.join(", ")}`);
   }
   return lines.join("\n");
 }
