@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDataDir } from "../src/db/testing.ts";
 import { DOCTOR_EXIT } from "../src/cli/doctor.ts";
-import { LOCK_FILE } from "../src/integrity/lock.ts";
+import { LOCK_FILE } from "../src/db/lock.ts";
 import { freePort, runCli, spawnService, type ServiceProcess } from "./harness/service.ts";
 import { scene } from "./ingest-fixtures.ts";
 import { jsonOf, upload } from "./ingest-suite.shared.ts";

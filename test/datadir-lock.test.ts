@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/db/client.ts";
 import { createTestDataDir } from "../src/db/testing.ts";
-import { DataDirLockedError, LOCK_FILE, lockDataDir, readLockHolder } from "../src/integrity/lock.ts";
+import { DataDirLockedError, LOCK_FILE, lockDataDir, readLockHolder } from "../src/db/lock.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 import { ROOT } from "./harness/service.ts";
 import { captureLogger } from "./telemetry-helpers.ts";
@@ -51,7 +51,7 @@ describe("the data directory lock", () => {
     const dir = await tempDir();
     // A real process takes the lock and is killed with SIGKILL: nothing of it can clean up.
     const holder = Bun.spawn(
-      [process.execPath, "-e", `const { lockDataDir } = await import(${JSON.stringify(join(ROOT, "src/integrity/lock.ts"))}); lockDataDir(process.argv[1], { command: "server" }); console.log("locked"); setInterval(() => {}, 1000);`, dir],
+      [process.execPath, "-e", `const { lockDataDir } = await import(${JSON.stringify(join(ROOT, "src/db/lock.ts"))}); lockDataDir(process.argv[1], { command: "server" }); console.log("locked"); setInterval(() => {}, 1000);`, dir],
       { cwd: ROOT, stdout: "pipe", stderr: "inherit" },
     );
     const reader = holder.stdout.getReader();

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConfigError, loadConfig, type AppConfig } from "../config.ts";
 import { IMAGE_ROLES } from "../db/schema.ts";
-import { DataDirLockedError, readLockHolder } from "../integrity/lock.ts";
+import { DataDirLockedError, readLockHolder } from "../db/lock.ts";
 import { httpSink, pipelineSink, progressReporter, runBulk, summarize, type BulkItem, type BulkOutcome, type IngestSink } from "../ingest/bulk.ts";
 import { openIngestDeps } from "../ingest/context.ts";
 import type { IngestInput } from "../ingest/pipeline.ts";

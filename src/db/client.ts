@@ -6,7 +6,7 @@ import { Client, Pool, type PoolConfig } from "@neondatabase/serverless";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzleNeon } from "drizzle-orm/neon-serverless";
-import { DataDirLockedError, lockDataDir, type DataDirLock } from "../integrity/lock.ts";
+import { DataDirLockedError, lockDataDir, type DataDirLock } from "./lock.ts";
 import { redactText, type Logger } from "../log.ts";
 import type { Telemetry } from "../telemetry/index.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
