@@ -158,13 +158,13 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
   };
 }
 
-function takeLock(options: OpenDatabaseOptions): DataDirLock {
+function takeLock(options: OpenDatabaseOptions, dir: string): DataDirLock {
   let lock: DataDirLock;
   try {
     lock = lockDataDir(options.dataDir, { command: options.owner });
   } catch (error) {
     if (error instanceof DataDirLockedError) throw error;
-    throw new DatabaseUnavailableError(`data directory ${options.dataDir} cannot be locked: ${reasonOf(error)}`, { cause: error });
+    throw new DatabaseUnavailableError(`embedded database in ${dir} cannot be opened: its data directory cannot be locked: ${reasonOf(error)}`, { cause: error });
   }
   const gone = lock.takenOverFrom;
   if (gone) {
@@ -196,7 +196,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (url === undefined || url === "") {
     const dir = join(options.dataDir, "pglite");
     // The lock comes first and outside PGlite: two processes writing one PGlite directory lose data.
-    const lock = takeLock(options);
+    const lock = takeLock(options, dir);
     let pglite: PGlite;
     try {
       await mkdir(dir, { recursive: true });
