@@ -94,6 +94,7 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   GRAFANA_URL: url.refine((v) => /^https?:\/\//i.test(v), "must be an http:// or https:// URL").optional(),
   GRAFANA_TEMPO_UID: z.string().trim().regex(/^[\w.-]{1,64}$/, "must be a Grafana data source uid (letters, digits, ., _, -)").optional(),
+  RECONCILE_GRACE_MS: int(0, 604_800_000).default(900_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -141,6 +142,8 @@ export interface AppConfig {
   grafanaUrl: string | undefined;
   /** Uid of the Tempo data source those links open (unset: Grafana's default data source). */
   grafanaTempoUid: string | undefined;
+  /** Shared stores (S3, Neon): leftovers younger than this may be another instance's write in flight. */
+  reconcileGraceMs: number;
   version: string;
   telemetry: TelemetryConfig;
   /** Telemetry settings that were ignored; logged once at startup. */
@@ -223,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     grafanaUrl: e.GRAFANA_URL?.replace(/\/+$/, ""),
     grafanaTempoUid: e.GRAFANA_TEMPO_UID,
+    reconcileGraceMs: e.RECONCILE_GRACE_MS,
     version: pkg.version,
     telemetry,
     telemetryWarnings: warnings,

@@ -16,7 +16,7 @@ import { embedStage } from "./embed.ts";
 import { IngestError } from "./errors.ts";
 import { labelStage, type GivenLabels } from "./label.ts";
 import { paletteStage } from "./palette.ts";
-import { storeImage, type IngestResult } from "./store.ts";
+import { duplicateOf, storeImage, type IngestResult } from "./store.ts";
 
 export type { IngestResult } from "./store.ts";
 
@@ -60,7 +60,8 @@ function cleanName(name: string | undefined): string | null {
 
 /**
  * Stores one image: validates and decodes it, finds its palette, labels and embedding, writes
- * the blobs and the rows. The same bytes twice give the stored image with `created: false`.
+ * the blobs and the rows. The same bytes twice give the stored image, unchanged, with
+ * `created: false` and the submitted fields that were not applied (`notApplied`).
  * Throws `IngestError` (4xx) for bad input; nothing is written then.
  *
  * @example
@@ -76,7 +77,7 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   }
   const sha256 = sha256Hex(bytes);
   const existing = await findImageBySha256(deps.db, sha256);
-  if (existing) return { image: existing, created: false };
+  if (existing) return duplicateOf(existing, input);
 
   const decoded = await decodeStage(deps.telemetry, deps.config.ingest, bytes);
   const [hexColors, text] = await Promise.all([
@@ -88,7 +89,7 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
     ),
   ]);
   const embeddings = await embedStage(deps, text);
-  return storeImage(deps, {
+  const stored = await storeImage(deps, {
     id: newId(),
     sha256,
     role,
@@ -98,4 +99,5 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
     hexColors,
     embeddings,
   });
+  return stored.created ? stored : duplicateOf(stored.image, input);
 }

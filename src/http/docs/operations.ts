@@ -19,6 +19,7 @@ import {
   ImagePage,
   ImageRecord,
   Liveness,
+  UploadAnswer,
   Readiness,
   SearchAnswer,
   SearchHit,
@@ -80,6 +81,7 @@ export const SCHEMAS = {
   Readiness,
   ImageUpload,
   ImageRecord,
+  UploadAnswer,
   ImagePage,
   SearchRequest: SearchBody,
   SearchHit,
@@ -149,8 +151,8 @@ export const OPERATIONS: readonly Operation[] = [
       "The same bytes are stored once: a second upload answers 200 with the stored record.",
     body: { media: "multipart/form-data", schema: ImageUpload },
     answers: {
-      201: { description: "Stored.", json: ImageRecord, headers: ["Location"] },
-      200: { description: "These bytes were already stored: the stored record.", json: ImageRecord },
+      201: { description: "Stored (`duplicate: false`).", json: UploadAnswer, headers: ["Location"] },
+      200: { description: "These bytes were already stored: the stored record, unchanged (`duplicate: true`, `notApplied`).", json: UploadAnswer },
     },
     errors: {
       400: ["invalid_request", "missing_file", "malformed_multipart", "empty_file"],

@@ -14,7 +14,7 @@ import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from ".
 import { uploadLimit } from "../limits.ts";
 import { IdParam } from "../schemas/common.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
-import type { ImagePage, ImageRecord } from "../schemas/responses.ts";
+import type { ImagePage, ImageRecord, UploadAnswer } from "../schemas/responses.ts";
 import { parseWith, validate } from "../validation.ts";
 
 /**
@@ -121,7 +121,7 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
   return new Hono<AppEnv>()
     .post("/images", uploadLimit(config), async function uploadImage(c) {
       const { file, fields } = await readUpload(c);
-      const { image, created } = await ingestImage(deps, {
+      const { image, created, notApplied } = await ingestImage(deps, {
         bytes: new Uint8Array(await file.arrayBuffer()),
         caption: fields.caption,
         labels: fields.labels,
@@ -129,8 +129,12 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
         role: fields.role,
         originalName: file.name,
       });
-      if (created) c.header("Location", `/api/images/${image.id}`);
-      return c.json(imageRecord(image), created ? 201 : 200);
+      if (created) {
+        c.header("Location", `/api/images/${image.id}`);
+        return c.json({ ...imageRecord(image), duplicate: false } satisfies UploadAnswer, 201);
+      }
+      // The same bytes are stored already: that record, unchanged, and what was not applied.
+      return c.json({ ...imageRecord(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
     })
     .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
       const page = await listImages(deps.db, c.req.valid("query"));

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { GENERATION_STATUSES, IMAGE_ROLES } from "../../db/schema.ts";
+import { UPLOAD_FIELDS } from "../../ingest/store.ts";
 
 const hexColor = z.string().regex(/^#[0-9a-f]{6}$/).describe("`#rrggbb`");
 const palette = z.array(hexColor).max(5).describe("up to 5 colours, most dominant first");
@@ -71,6 +72,19 @@ export const ImageRecord = z.object({
   createdAt: timestamp,
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
+
+/**
+ * The answer of `POST /api/images`: the record, and whether these bytes were stored already
+ * (then the stored record is unchanged and `notApplied` names the submitted fields it kept).
+ *
+ * @example
+ * const answer: UploadAnswer = { ...imageRecord(row), duplicate: true, notApplied: ["caption"] };
+ */
+export const UploadAnswer = ImageRecord.extend({
+  duplicate: z.boolean(),
+  notApplied: z.array(z.enum(UPLOAD_FIELDS)).optional().describe("duplicates only: submitted fields whose values differ from the stored ones"),
+});
+export type UploadAnswer = z.infer<typeof UploadAnswer>;
 
 /**
  * A cursor page of `item`: pass `nextCursor` back as `cursor`; null on the last page.
