@@ -4,8 +4,11 @@
  * in-memory PGlite and local files, offline embedder. Prints images/s and, read from the spans
  * (in-memory recorder), per-stage duration and `process.cpu_user_ms` (median / p95).
  *
- * Two passes on fresh stores: concurrency 1 (per-stage CPU is clean: one request at a time) and
- * concurrency N (throughput; CPU readings are process-wide, so they include the other requests).
+ * Three passes on fresh stores: concurrency 1 without and with WordNet hypernyms (per-stage CPU is
+ * clean: one request at a time; the pair gives the expansion's cost in `ingest.label`), and
+ * concurrency N with them, as the service runs (throughput; CPU readings are process-wide, so they
+ * include the other requests). Captions cycle through the demo corpus's, so the expansion has
+ * real nouns to look up.
  *
  * Run: bun run bench:ingest [count=500] [concurrency=4]
  */
@@ -17,6 +20,8 @@ import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
+import { DEMO_IMAGES } from "../src/ingest/demo/corpus.ts";
+import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { silentLogger } from "../src/log.ts";
 import { createLocalBlobStore, tracedBlobStore } from "../src/storage/index.ts";
 import { createTestTelemetry, INGEST_STAGES, PROCESS_ATTR, SPAN } from "../src/telemetry/index.ts";
@@ -24,6 +29,7 @@ import { createTestTelemetry, INGEST_STAGES, PROCESS_ATTR, SPAN } from "../src/t
 const COUNT = Number(process.argv[2] ?? 500);
 const CONCURRENCY = Number(process.argv[3] ?? 4);
 const WIDTH = 1024;
+const CAPTIONS = DEMO_IMAGES.map((d) => d.caption);
 const HEIGHT = 768;
 
 function prng(seed: number) {
@@ -63,7 +69,7 @@ function quantile(sorted: number[], q: number): number {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
-async function runPass(images: Uint8Array[], concurrency: number, wordVectors: ReturnType<typeof createWordVectors>) {
+async function runPass(images: Uint8Array[], concurrency: number, wordVectors: ReturnType<typeof createWordVectors>, withHypernyms: boolean) {
   const { telemetry, recorder } = createTestTelemetry();
   const database = await createTestDatabase(telemetry);
   const dir = await mkdtemp(join(tmpdir(), "bench-ingest-"));
@@ -71,7 +77,9 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
   const embedder = createOfflineEmbedder(wordVectors);
   await embedder.embed(["warm up"], "document");
   const storage = tracedBlobStore(await createLocalBlobStore(dir), telemetry);
-  const app = createApp({ config, telemetry, log: silentLogger, images: { db: database.db, storage, embedder, telemetry, config, log: silentLogger } });
+  const hypernyms = withHypernyms ? createHypernymExpander({ wordVectors }) : undefined;
+  await hypernyms?.expand({ caption: "warm up", labels: [] });
+  const app = createApp({ config, telemetry, log: silentLogger, images: { db: database.db, storage, embedder, hypernyms, telemetry, config, log: silentLogger } });
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, maxRequestBodySize: 64 * 1024 * 1024 });
   const url = `http://127.0.0.1:${server.port}/api/images`;
   const statuses = new Map<number, number>();
@@ -83,7 +91,7 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
         const i = next++;
         const form = new FormData();
         form.append("file", new File([images[i]!], `bench-${i}.jpg`, { type: "image/jpeg" }));
-        form.append("caption", `benchmark scene ${i} with shapes over a gradient`);
+        form.append("caption", `${CAPTIONS[i % CAPTIONS.length]} (${i})`);
         form.append("labels", "benchmark,shapes,gradient");
         form.append("category", "abstract");
         const response = await fetch(url, { method: "POST", body: form });
@@ -93,6 +101,9 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const sizes = (await database.pglite.query<{ table: number; tsv: number }>(
+    "select pg_total_relation_size('images')::int as table, pg_relation_size('images_search_tsv_idx')::int as tsv",
+  )).rows[0]!;
   await server.stop(true);
   await database.close();
   await rm(dir, { recursive: true, force: true });
@@ -104,7 +115,7 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
     const wall = spans.map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6).sort((a, b) => a - b);
     rows.push([name, String(spans.length), fmt(quantile(wall, 0.5), 2), fmt(quantile(wall, 0.95), 2), cpu.length ? fmt(quantile(cpu, 0.5), 2) : "-", cpu.length ? fmt(quantile(cpu, 0.95), 2) : "-"]);
   }
-  return { seconds, statuses, rows };
+  return { seconds, statuses, rows, sizes };
 }
 
 function printTable(rows: string[][]): void {
@@ -129,8 +140,10 @@ const meanKb = images.reduce((s, b) => s + b.byteLength, 0) / images.length / 10
 console.log(`  generated ${images.length} JPEGs (mean ${meanKb.toFixed(0)} KB) in ${((performance.now() - genStarted) / 1000).toFixed(1)} s`);
 
 const wordVectors = createWordVectors();
-for (const concurrency of [1, CONCURRENCY]) {
-  const { seconds, statuses, rows } = await runPass(images, concurrency, wordVectors);
-  console.log(`\nconcurrency ${concurrency}: ${images.length} uploads in ${seconds.toFixed(1)} s = ${(images.length / seconds).toFixed(1)} images/s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+for (const [concurrency, withHypernyms] of [[1, false], [1, true], [CONCURRENCY, true]] as const) {
+  const { seconds, statuses, rows, sizes } = await runPass(images, concurrency, wordVectors, withHypernyms);
+  console.log(
+    `\nconcurrency ${concurrency}, hypernyms ${withHypernyms ? "on" : "off"}: ${images.length} uploads in ${seconds.toFixed(1)} s = ${(images.length / seconds).toFixed(1)} images/s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; images table ${(sizes.table / 1024).toFixed(0)} KB, search_tsv GIN index ${(sizes.tsv / 1024).toFixed(0)} KB`,
+  );
   printTable(rows);
 }

@@ -118,9 +118,10 @@ export async function loadWordNet(dir: string = defaultWordNetDir()): Promise<Wo
   function synset(offset: number): NounSynset {
     let found = synsets.get(offset);
     if (!found) {
-      if (!Number.isInteger(offset) || offset < 0 || offset >= data.length) throw new RangeError(`no noun synset at offset ${offset}`);
-      found = parseSynset(lineAt(data, offset));
-      if (found.offset !== offset) throw new RangeError(`no noun synset at offset ${offset}`);
+      const line = Number.isInteger(offset) && offset > 0 && offset < data.length && data[offset - 1] === NEWLINE ? lineAt(data, offset) : "";
+      // A synset line starts with its own offset, 8 digits (wndb(5WN)).
+      if (!line.startsWith(`${String(offset).padStart(8, "0")} `)) throw new RangeError(`no noun synset at offset ${offset}`);
+      found = parseSynset(line);
       synsets.set(offset, found);
     }
     return found;
