@@ -69,10 +69,14 @@ describe("hypernym expansion of captions and labels", () => {
     expect(await expand("A heron in the reeds")).toEqual(expect.arrayContaining(["wading bird", "bird", "animal"]));
   });
 
-  test("chooses senses: the bird, not Hero of Alexandria; the furniture, not a table of data; by context where WordNet has no frequencies", async () => {
+  test("chooses senses: the bird, not Hero of Alexandria; porcelain, not the country; by context where WordNet has no frequencies", async () => {
     const heron = await expander.expand({ caption: "A heron in the reeds", labels: [] });
     expect(heron.nouns.find((n) => n.noun === "heron")!.sense).toBe("heron (animal)");
     expect(heron.words).not.toContain("mathematician");
+    // China the country is WordNet's most frequent sense of "china"; a caption's lowercase china is porcelain.
+    const china = await expand("a cabinet full of fine china");
+    expect(china).toContain("ceramic ware");
+    expect(china).not.toContain("asian country");
     // "van" has no tagged sense: the context picks the truck over the vanguard of an army.
     const van = await expander.expand({ caption: "a van unloading parcels for delivery", labels: [] });
     expect(van.words).toContain("vehicle");
