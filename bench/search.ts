@@ -25,7 +25,7 @@ import { createApp } from "../src/http/app.ts";
 import { embeddingText } from "../src/ingest/embed.ts";
 import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { silentLogger } from "../src/log.ts";
-import { createTestTelemetry, SEARCH_STAGES } from "../src/telemetry/index.ts";
+import { createTestTelemetry, SEARCH_STAGES, SPAN } from "../src/telemetry/index.ts";
 
 const { values: args } = parseArgs({
   allowPositionals: true,
@@ -271,6 +271,9 @@ async function runQueries(
     console.log(`  ${stage.padEnd(16)} ${fmt(percentile(values, 50)).padStart(6)}   ${fmt(percentile(values, 95)).padStart(6)}   ${fmt(percentile(stageCpu(stage), 50)).padStart(6)}`);
   }
   console.log(`  all stages CPU per request: p50 ${fmt(percentile(cpuPerRequest, 50))} ms  p95 ${fmt(percentile(cpuPerRequest, 95))} ms`);
+  const tiers = recorder.byName(SPAN.searchFulltext).map((s) => Number(s.attributes["search.fulltext.tiers"] ?? 0));
+  const boosted = recorder.byName(SPAN.searchFuse).filter((s) => s.attributes["search.weight.color"] !== undefined).length;
+  console.log(`  full text needed its second tier (any word) in ${tiers.filter((t) => t === 2).length} of ${tiers.length} queries; colour words boosted ${boosted}`);
   console.log("  query kind          n   client p50/p95 ms   stage CPU p50/p95 ms");
   for (const [i, name] of TEMPLATE_NAMES.entries()) {
     const { ms, cpu } = perTemplate[i]!;

@@ -31,8 +31,9 @@ export const HYPERNYM_POLICY = {
 const CONCRETE = new Set(["animal", "artifact", "body", "food", "location", "object", "person", "phenomenon", "plant", "substance"]);
 
 /**
- * Ancestors below `minDepth` that still say nothing a searcher would type ("whole", "artifact",
- * "instrumentality", "living thing"): matched by the synset's first word.
+ * Ancestors deep enough to pass `minDepth` that still say nothing a searcher would type
+ * ("artifact", "instrumentality", "living thing"), matched by the synset's first word; the
+ * shallow ones are listed too, so the list reads whole.
  */
 const TOO_GENERAL = new Set([
   "whole", "artifact", "instrumentality", "living thing", "organism", "causal agent", "natural object", "part", "unit", "thing",
@@ -111,7 +112,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-/** Words of a gloss or synset worth comparing: lowercase letters, not among the most frequent words. */
+/** The most frequent words (the, with, that…) say nothing about a sense: left out of the vectors compared. */
 const COMMON_WORDS = 300;
 
 /**
@@ -130,7 +131,7 @@ const COMMON_WORDS = 300;
 export function createHypernymExpander(deps: { wordVectors: WordVectors; wordnet?: () => Promise<WordNet> }): HypernymExpander {
   const { wordVectors } = deps;
   let wordnet: Promise<WordNet> | undefined;
-  const signatures = new Map<number, Float32Array | null>();
+  const signatures = new Map<string, Float32Array | null>();
   const ancestors = new Map<number, string[]>();
 
   function load(): Promise<WordNet> {
@@ -141,7 +142,7 @@ export function createHypernymExpander(deps: { wordVectors: WordVectors; wordnet
     return wordnet;
   }
 
-  function contentVector(words: Iterable<string>): Float32Array[] {
+  function vectorsOf(words: Iterable<string>): Float32Array[] {
     const out: Float32Array[] = [];
     for (const w of words) {
       const rank = wordVectors.frequencyRank(w);
@@ -154,7 +155,8 @@ export function createHypernymExpander(deps: { wordVectors: WordVectors; wordnet
 
   /** A sense's meaning as one vector: its words, its direct hypernyms' words and its gloss. */
   function signature(wn: WordNet, sense: NounSynset, noun: string): Float32Array | undefined {
-    const cached = signatures.get(sense.offset);
+    const key = `${sense.offset} ${noun}`;
+    const cached = signatures.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const words = [
       ...sense.words,
@@ -163,8 +165,8 @@ export function createHypernymExpander(deps: { wordVectors: WordVectors; wordnet
     ]
       .flatMap((w) => w.toLowerCase().split(/[^a-z]+/))
       .filter((w) => w.length > 2 && w !== noun);
-    const vector = meanVector(contentVector(words), wordVectors.dimensions);
-    signatures.set(sense.offset, vector ?? null);
+    const vector = meanVector(vectorsOf(words), wordVectors.dimensions);
+    signatures.set(key, vector ?? null);
     return vector;
   }
 
@@ -237,7 +239,7 @@ export function createHypernymExpander(deps: { wordVectors: WordVectors; wordnet
         const entry = wn.lookup(noun);
         if (!entry) return undefined;
         const parts = noun.split(" ");
-        const context = meanVector(contentVector(allWords.filter((w) => !parts.includes(w))), wordVectors.dimensions);
+        const context = meanVector(vectorsOf(allWords.filter((w) => !parts.includes(w))), wordVectors.dimensions);
         const sense = chooseSense(wn, noun, entry, context);
         return sense && CONCRETE.has(sense.lexFile) ? sense : undefined;
       };
