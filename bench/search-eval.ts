@@ -400,7 +400,8 @@ if (import.meta.main) {
     `search evaluation, Bun ${Bun.version}: demo corpus ${report.corpora.demo.images} images (ingest ${report.corpora.demo.ingestMs} ms), captions-only corpus ${report.corpora.captions.images} images (ingest ${report.corpora.captions.ingestMs} ms); backfill wrote ${report.corpora.demo.backfilled} + ${report.corpora.captions.backfilled} rows`,
   );
   console.log(`settings: ${JSON.stringify(report.settings)}`);
-  console.log("variants: without = neither signal; hypernyms = WordNet hypernyms in full text (weight D); colors = colour words fused against palettes; both = the service's default\n");
+  console.log("variants: without = neither signal; hypernyms = WordNet hypernyms in full text (weight D); colors = colour words fused against palettes; both = the service's default");
+  console.log("(the text and vector rows are that branch alone, fused with the colour-word list where the variant has it)\n");
   for (const [name, variants] of Object.entries(report.sets)) {
     console.log(`${name} set (${variants.both.queries} queries, ${CORPUS_OF[name as QuerySet] === "demo" ? "demo corpus" : "captions-only corpus"}) — nDCG@10`);
     console.log(`  mode           ${VARIANTS.map((v) => v.padStart(9)).join(" ")}`);
