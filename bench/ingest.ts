@@ -4,8 +4,11 @@
  * in-memory PGlite and local files, offline embedder. Prints images/s and, read from the spans
  * (in-memory recorder), per-stage duration and `process.cpu_user_ms` (median / p95).
  *
- * Two passes on fresh stores: concurrency 1 (per-stage CPU is clean: one request at a time) and
- * concurrency N (throughput; CPU readings are process-wide, so they include the other requests).
+ * Three passes on fresh stores: concurrency 1 without and with WordNet hypernyms (per-stage CPU is
+ * clean: one request at a time; the pair gives the expansion's cost in `ingest.label`), and
+ * concurrency N with them, as the service runs (throughput; CPU readings are process-wide, so they
+ * include the other requests). Captions cycle through the demo corpus's, so the expansion has
+ * real nouns to look up.
  *
  * With `--disk`, each pass also runs on PGlite on disk (a data directory, locked like the service's)
  * right after the in-memory one, and prints what the disk costs per upload: the figure behind
@@ -17,12 +20,15 @@
 import { cpus, loadavg, tmpdir } from "node:os";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import sharp from "sharp";
 import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { createTestDatabase, createTestDataDir } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
+import { DEMO_IMAGES } from "../src/ingest/demo/corpus.ts";
+import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { silentLogger } from "../src/log.ts";
 import { createLocalBlobStore, tracedBlobStore } from "../src/storage/index.ts";
 import { createTestTelemetry, INGEST_STAGES, PROCESS_ATTR, SPAN } from "../src/telemetry/index.ts";
@@ -33,6 +39,7 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const COUNT = Number(args[0] ?? 500);
 const CONCURRENCY = Number(args[1] ?? 4);
 const WIDTH = 1024;
+const CAPTIONS = DEMO_IMAGES.map((d) => d.caption);
 const HEIGHT = 768;
 
 function prng(seed: number) {
@@ -72,7 +79,10 @@ function quantile(sorted: number[], q: number): number {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
-async function runPass(images: Uint8Array[], concurrency: number, wordVectors: ReturnType<typeof createWordVectors>, onDisk = false) {
+type PassOptions = { onDisk?: boolean; withHypernyms?: boolean };
+
+async function runPass(images: Uint8Array[], concurrency: number, wordVectors: ReturnType<typeof createWordVectors>, options: PassOptions = {}) {
+  const { onDisk = false, withHypernyms = true } = options;
   const { telemetry, recorder } = createTestTelemetry();
   const dir = await mkdtemp(join(tmpdir(), "bench-ingest-"));
   if (onDisk) await createTestDataDir(dir);
@@ -81,7 +91,9 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
   const embedder = createOfflineEmbedder(wordVectors);
   await embedder.embed(["warm up"], "document");
   const storage = tracedBlobStore(await createLocalBlobStore(dir), telemetry);
-  const app = createApp({ config, telemetry, log: silentLogger, images: { db: database.db, storage, embedder, telemetry, config, log: silentLogger } });
+  const hypernyms = withHypernyms ? createHypernymExpander({ wordVectors }) : undefined;
+  await hypernyms?.expand({ caption: "warm up", labels: [] });
+  const app = createApp({ config, telemetry, log: silentLogger, images: { db: database.db, storage, embedder, hypernyms, telemetry, config, log: silentLogger } });
   const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch, maxRequestBodySize: 64 * 1024 * 1024 });
   const url = `http://127.0.0.1:${server.port}/api/images`;
   const statuses = new Map<number, number>();
@@ -94,7 +106,7 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
         const i = next++;
         const form = new FormData();
         form.append("file", new File([images[i]!], `bench-${i}.jpg`, { type: "image/jpeg" }));
-        form.append("caption", `benchmark scene ${i} with shapes over a gradient`);
+        form.append("caption", `${CAPTIONS[i % CAPTIONS.length]} (${i})`);
         form.append("labels", "benchmark,shapes,gradient");
         form.append("category", "abstract");
         const response = await fetch(url, { method: "POST", body: form });
@@ -107,6 +119,10 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
   const cpu = process.cpuUsage(cpuBefore);
   // Server and client share this process; the client's share is the same in every variant.
   const cpuMsPerUpload = (cpu.user + cpu.system) / 1000 / images.length;
+  const sizeRows = (await database.db.execute(
+    sql`select pg_total_relation_size('images')::int as table, pg_relation_size('images_search_tsv_idx')::int as tsv`,
+  )) as unknown as { rows: Array<{ table: number; tsv: number }> };
+  const sizes = sizeRows.rows[0]!;
   await server.stop(true);
   await database.close();
   await rm(dir, { recursive: true, force: true });
@@ -120,7 +136,7 @@ async function runPass(images: Uint8Array[], concurrency: number, wordVectors: R
     const wall = spans.map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6).sort((a, b) => a - b);
     rows.push([name, String(spans.length), fmt(quantile(wall, 0.5), 2), fmt(quantile(wall, 0.95), 2), cpu.length ? fmt(quantile(cpu, 0.5), 2) : "-", cpu.length ? fmt(quantile(cpu, 0.95), 2) : "-"]);
   }
-  return { seconds, cpuMsPerUpload, statuses, rows };
+  return { seconds, cpuMsPerUpload, statuses, rows, sizes };
 }
 
 function printTable(rows: string[][]): void {
@@ -150,7 +166,7 @@ await runPass(images.slice(0, Math.min(30, images.length)), 2, wordVectors);
 
 const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
 const passLine = (label: string, pass: Awaited<ReturnType<typeof runPass>>) =>
-  `${label}: ${images.length} uploads in ${pass.seconds.toFixed(1)} s = ${(images.length / pass.seconds).toFixed(1)} images/s, process CPU ${pass.cpuMsPerUpload.toFixed(1)} ms/upload; statuses ${JSON.stringify(Object.fromEntries(pass.statuses))}`;
+  `${label}: ${images.length} uploads in ${pass.seconds.toFixed(1)} s = ${(images.length / pass.seconds).toFixed(1)} images/s, process CPU ${pass.cpuMsPerUpload.toFixed(1)} ms/upload; statuses ${JSON.stringify(Object.fromEntries(pass.statuses))}; images table ${(pass.sizes.table / 1024).toFixed(0)} KB, search_tsv GIN index ${(pass.sizes.tsv / 1024).toFixed(0)} KB`;
 
 for (const concurrency of [1, CONCURRENCY]) {
   const variants = DISK ? (["memory", "disk"] as const) : (["memory"] as const);
@@ -159,7 +175,7 @@ for (const concurrency of [1, CONCURRENCY]) {
   // Alternated, so a change in the machine's load falls on both variants alike.
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of variants) {
-      const pass = await runPass(images, concurrency, wordVectors, variant === "disk");
+      const pass = await runPass(images, concurrency, wordVectors, { onDisk: variant === "disk" });
       passes[variant].push(pass);
       console.log(passLine(`concurrency ${concurrency}${DISK ? `, PGlite ${variant === "disk" ? "on disk" : "in memory"}` : ""}${ROUNDS > 1 ? `, round ${round}` : ""}`, pass));
     }
@@ -177,3 +193,8 @@ for (const concurrency of [1, CONCURRENCY]) {
     `  disk vs memory, median of ${ROUNDS} round(s): throughput ratio ${median(ratios).toFixed(2)}, wall ${signed(median(wall))} ms/upload, process CPU ${signed(median(cpu))} ms/upload (per round: ${ratios.map((r) => r.toFixed(2)).join(", ")})`,
   );
 }
+
+// What the WordNet expansion at ingest costs: the same uploads without it (in memory, one at a time).
+const plain = await runPass(images, 1, wordVectors, { withHypernyms: false });
+console.log(`\n${passLine("concurrency 1, hypernyms off", plain)}`);
+printTable(plain.rows);

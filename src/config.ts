@@ -76,6 +76,7 @@ const schema = z.object({
   SEARCH_RERANK_WEIGHT: num(0, 1).default(0.5),
   SEARCH_RERANK_TOP_N: int(1, 200).default(30),
   SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
+  SEARCH_COLOR_WORD_WEIGHT: num(0, 10).default(1),
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
   API_KEYS: z
     .string()
@@ -126,6 +127,8 @@ export interface AppConfig {
     rerankWeight: number;
     rerankTopN: number;
     colorThreshold: number;
+    /** Fusion weight of colour words in the query matched against palettes (0 = off). */
+    colorWordWeight: number;
     efSearch: number;
   };
   apiKeys: string[];
@@ -215,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rerankWeight: e.SEARCH_RERANK_WEIGHT,
       rerankTopN: e.SEARCH_RERANK_TOP_N,
       colorThreshold: e.SEARCH_COLOR_THRESHOLD,
+      colorWordWeight: e.SEARCH_COLOR_WORD_WEIGHT,
       efSearch: e.SEARCH_HNSW_EF_SEARCH,
     },
     apiKeys,

@@ -5,6 +5,7 @@ import { maxRequestBodyBytes } from "./http/limits.ts";
 import { openDatabase, type Database } from "./db/index.ts";
 import { createGenerationDeps } from "./generation/index.ts";
 import { reconcileAtStart } from "./integrity/index.ts";
+import { createHypernymExpander } from "./ingest/hypernyms.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
@@ -63,7 +64,9 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
 
   // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
   const ai = createAiProviders(config, { telemetry, log });
-  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log };
+  // WordNet hypernyms at ingest (loaded on the first upload, ~50 ms); search never looks them up.
+  const hypernyms = createHypernymExpander({ wordVectors: ai.wordVectors });
+  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms, telemetry, config, log };
   const search = { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log };
 
   const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });

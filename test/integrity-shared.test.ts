@@ -12,6 +12,7 @@ import { openDatabase, type Database } from "../src/db/client.ts";
 import { getGeneration, insertGeneration } from "../src/db/generations.ts";
 import { getEmbedding, insertImageWithEmbeddings } from "../src/db/images.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
+import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { checkContext, generationGraceMs, LOST_FOUND_PREFIX, reconcileAtStart, runChecks, type IntegrityTarget } from "../src/integrity/index.ts";
 import { silentLogger } from "../src/log.ts";
 import { createS3BlobStore, thumbnailKey, type BlobStore } from "../src/storage/index.ts";
@@ -39,7 +40,8 @@ beforeAll(async () => {
   s3 = await startS3();
   database = await openDatabase({ databaseUrl: bridge.url, neon: bridge.neon, maxConnections: 1, dataDir: "/unused", telemetry: noopTelemetry(), log: silentLogger, migrate: false });
   storage = createS3BlobStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, presignTtlSeconds: 60, credentials: s3.credentials });
-  target = { database, storage, config, embedder: createOfflineEmbedder(createWordVectors()) };
+  const wordVectors = createWordVectors();
+  target = { database, storage, config, embedder: createOfflineEmbedder(wordVectors), hypernyms: createHypernymExpander({ wordVectors }) };
 }, 60_000);
 
 afterAll(async () => {
@@ -79,11 +81,12 @@ describe("checks on Neon + S3, shared with other instances", () => {
     expect(byName["records without blobs"]).toMatchObject({ count: 1, repairable: 0, examples: [`thumbnail of image ${image.id}: ${thumbnailKey(image.id)}`] });
     expect(byName["open generations"]).toMatchObject({ count: 1, repairable: 1 });
     expect(byName["missing embeddings"]).toMatchObject({ count: 1, repairable: 1, summary: "wink-sg-100d: 1 missing" });
+    expect(byName["missing hypernyms"]).toMatchObject({ count: 1, repairable: 1, summary: "1 image without hypernyms" });
     expect(doctorExitCode(before)).toBe(DOCTOR_EXIT.problemsLeft);
     expect(formatReport(before)).toContain("PROBLEM   records without blobs: 1 blob rows point at are missing");
 
     const repaired = await runChecks(checkContext(target, now), { repair: true });
-    expect(repaired.map((o) => o.repaired)).toEqual([undefined, expect.stringMatching(/^moved 1 to lost-found\/\d{8}t\d{6}z\/$/), undefined, "closed 1 as failed (interrupted)", "embedded 1 with wink-sg-100d"]);
+    expect(repaired.map((o) => o.repaired)).toEqual([undefined, expect.stringMatching(/^moved 1 to lost-found\/\d{8}t\d{6}z\/$/), undefined, "closed 1 as failed (interrupted)", "embedded 1 with wink-sg-100d", "expanded 1 of 1"]);
     const keys = await storage.list("");
     expect(keys).toContain(youngOrphan);
     expect(keys).not.toContain(oldOrphan);
@@ -100,6 +103,7 @@ describe("checks on Neon + S3, shared with other instances", () => {
       ["records without blobs", 1, 0],
       ["open generations", 0, 0],
       ["missing embeddings", 0, 0],
+      ["missing hypernyms", 0, 0],
     ]);
     expect(doctorExitCode(repaired, after)).toBe(DOCTOR_EXIT.problemsLeft);
     await storage.delete(youngOrphan);

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { createAiProviders } from "../ai/index.ts";
 import type { AppConfig } from "../config.ts";
 import { openDatabase, type Database } from "../db/client.ts";
+import { createHypernymExpander } from "../ingest/hypernyms.ts";
 import { checkContext, runChecks, type CheckOutcome } from "../integrity/reconcile.ts";
 import { createBlobStore } from "../storage/index.ts";
 import { noopTelemetry } from "../telemetry/index.ts";
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     const storage = await createBlobStore(config, telemetry, log);
     try {
       const ai = createAiProviders(config, { telemetry, log });
-      const target = { database, storage, config, embedder: ai.embedder };
+      const target = { database, storage, config, embedder: ai.embedder, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }) };
       const first = checkContext(target);
       console.log(`doctor: ${describeTarget(config, database)}`);
       if (first.blobs === "shared") console.log(`  shared store: leftovers younger than ${Math.round(first.graceMs / 1000)} s may be another instance's and are left alone`);

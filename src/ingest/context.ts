@@ -8,6 +8,7 @@ import { openDatabase } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import { createBlobStore } from "../storage/index.ts";
 import type { Telemetry } from "../telemetry/index.ts";
+import { createHypernymExpander } from "./hypernyms.ts";
 import type { IngestDeps } from "./pipeline.ts";
 
 /**
@@ -31,7 +32,7 @@ export async function openIngestDeps(
     const storage = await createBlobStore(config, telemetry, log);
     const ai = createAiProviders(config, { telemetry, log });
     return {
-      deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log },
+      deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }), telemetry, config, log },
       async close() {
         await storage.close();
         await database.close();

@@ -14,6 +14,7 @@ import type { Telemetry } from "../telemetry/index.ts";
 import { decodeStage } from "./decode.ts";
 import { embedStage } from "./embed.ts";
 import { IngestError } from "./errors.ts";
+import type { HypernymExpander } from "./hypernyms.ts";
 import { labelStage, type GivenLabels } from "./label.ts";
 import { paletteStage } from "./palette.ts";
 import { duplicateOf, storeImage, type IngestResult } from "./store.ts";
@@ -27,6 +28,8 @@ export interface IngestDeps {
   embedder: Embedder;
   /** A vision labeler (Gemini); absent offline. */
   labeler?: Labeler;
+  /** WordNet hypernyms for full text (ingest.label); absent: stored without, for the backfill. */
+  hypernyms?: HypernymExpander;
   telemetry: Telemetry;
   config: Pick<AppConfig, "ingest"> & { gemini: Pick<AppConfig["gemini"], "auxTimeoutMs"> };
   log?: Logger;
@@ -83,7 +86,7 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   const [hexColors, text] = await Promise.all([
     paletteStage(deps.telemetry, decoded.pixels),
     labelStage(
-      { telemetry: deps.telemetry, labeler: deps.labeler, log: deps.log, timeoutMs: deps.config.gemini.auxTimeoutMs },
+      { telemetry: deps.telemetry, labeler: deps.labeler, log: deps.log, timeoutMs: deps.config.gemini.auxTimeoutMs, hypernyms: deps.hypernyms },
       input,
       { bytes: decoded.thumbnail, mimeType: "image/webp" },
     ),

@@ -120,6 +120,7 @@ export async function storeImage(deps: StoreDeps, input: StoreInput): Promise<In
         caption: text.caption,
         labels: text.labels,
         category: text.category,
+        hypernyms: text.hypernyms ?? null,
         role: input.role,
         hexColors: input.hexColors,
       },

@@ -24,7 +24,9 @@ import {
   imagesMissingEmbedding,
   openGenerations,
 } from "../db/integrity.ts";
+import { countImagesWithoutHypernyms } from "../db/hypernyms.ts";
 import { embeddingText } from "../ingest/embed.ts";
+import { backfillHypernyms, type HypernymExpander } from "../ingest/hypernyms.ts";
 import { thumbnailKey } from "../storage/keys.ts";
 import type { BlobStore, ScratchEntry } from "../storage/types.ts";
 
@@ -43,6 +45,8 @@ export interface CheckContext {
   generationGraceMs: number;
   /** The configured embedder; missing embeddings for its model can be filled in. */
   embedder?: Embedder;
+  /** WordNet expansion; images stored without hypernyms can be filled in. */
+  hypernyms?: HypernymExpander;
   now: Date;
   /** The blob store's keys and the rows' references, listed once per run. */
   inventory(): Promise<Inventory>;
@@ -257,10 +261,33 @@ const missingEmbeddings: Check = {
   },
 };
 
+/** Images stored without their WordNet hypernyms (before the column existed, or when WordNet failed): category queries miss them. */
+const missingHypernyms: Check = {
+  name: "missing hypernyms",
+  atStart: false,
+  async run(ctx) {
+    const missing = await countImagesWithoutHypernyms(ctx.db);
+    const expander = ctx.hypernyms;
+    return {
+      count: missing,
+      summary: `${plural(missing, "image")} without hypernyms`,
+      examples: [],
+      repairable: expander ? missing : 0,
+      repair: expander
+        ? async () => {
+            const report = await backfillHypernyms({ db: ctx.db, expander });
+            return `expanded ${report.written} of ${report.read}`;
+          }
+        : undefined,
+      advice: missing > 0 && !expander ? "run `bun run backfill:hypernyms`" : undefined,
+    };
+  },
+};
+
 /**
  * Every check, in the order they run and print. Add one here to extend `bun run doctor`.
  *
  * @example
  * for (const check of CHECKS.filter((c) => c.atStart)) await check.run(ctx);
  */
-export const CHECKS: readonly Check[] = [scratchFiles, orphanBlobs, missingBlobs, openGenerationsCheck, missingEmbeddings];
+export const CHECKS: readonly Check[] = [scratchFiles, orphanBlobs, missingBlobs, openGenerationsCheck, missingEmbeddings, missingHypernyms];

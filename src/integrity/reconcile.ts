@@ -3,6 +3,7 @@
  * leftovers before a service answers its first request; `runChecks` is the doctor's engine.
  */
 import type { Embedder } from "../ai/types.ts";
+import type { HypernymExpander } from "../ingest/hypernyms.ts";
 import type { AppConfig } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import type { Logger } from "../log.ts";
@@ -15,6 +16,7 @@ export interface IntegrityTarget {
   storage: BlobStore;
   config: Pick<AppConfig, "reconcileGraceMs" | "gemini" | "generation">;
   embedder?: Embedder;
+  hypernyms?: HypernymExpander;
 }
 
 /** Covers the steps around the model call (classify, references, store), each bounded on its own. */
@@ -55,6 +57,7 @@ export function checkContext(target: IntegrityTarget, now = new Date()): CheckCo
     graceMs: target.config.reconcileGraceMs,
     generationGraceMs: generationGraceMs(target.config),
     embedder: target.embedder,
+    hypernyms: target.hypernyms,
     now,
     inventory: () => (inventory ??= takeInventory(database.db, storage)),
   };
