@@ -11,6 +11,7 @@
  *      --vacuum  `vacuum analyze` after the load instead of `analyze` (PGlite runs no autovacuum: freshly loaded
  *                rows have no hint bits or visibility map, which costs every query)
  *      --gc      a full garbage collection after the load, so the queries do not pay for the load's garbage
+ *      --no-hypernyms  load the rows without WordNet hypernyms (the index as it was before issue 17)
  */
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
@@ -22,8 +23,9 @@ import { openPglite, wrapPglite } from "../src/db/client.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
 import { embeddingText } from "../src/ingest/embed.ts";
+import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { silentLogger } from "../src/log.ts";
-import { createTestTelemetry, SEARCH_STAGES } from "../src/telemetry/index.ts";
+import { createTestTelemetry, SEARCH_STAGES, SPAN } from "../src/telemetry/index.ts";
 
 const { values: args } = parseArgs({
   allowPositionals: true,
@@ -36,8 +38,10 @@ const { values: args } = parseArgs({
     reuse: { type: "boolean", default: false },
     vacuum: { type: "boolean", default: false },
     gc: { type: "boolean", default: false },
+    "no-hypernyms": { type: "boolean", default: false },
   },
 });
+const HYPERNYMS = !args["no-hypernyms"];
 const SIZES = args.sizes!.split(",").map(Number);
 const QUERIES = Number(args.queries);
 const WARMUP = Number(args.warmup);
@@ -94,7 +98,7 @@ export function syntheticImage(i: number) {
  * @example
  * await bulkInsertImages(db, [syntheticRow(syntheticImage(0), embedder.embedSync("a red car"))]);
  */
-export function syntheticRow(b: ReturnType<typeof syntheticImage>, vector: number[]) {
+export function syntheticRow(b: ReturnType<typeof syntheticImage>, vector: number[], hypernyms: string[] | null = null) {
   return {
     image: {
       storageKey: `bench/${b.i}.png`,
@@ -107,6 +111,7 @@ export function syntheticRow(b: ReturnType<typeof syntheticImage>, vector: numbe
       labels: b.labels,
       category: b.theme,
       hexColors: b.hexColors,
+      hypernyms,
     },
     embeddings: [{ model: MODEL, dimensions: 100, vector }],
   };
@@ -139,7 +144,7 @@ const fmt = (n: number) => n.toFixed(1);
 const rssMb = () => Math.round(process.memoryUsage.rss() / 1024 / 1024);
 
 /** A loaded, indexed corpus kept in `.tmp/` by `--reuse` (the synthetic data is deterministic). */
-const reusePath = (rows: number) => `${import.meta.dir}/../.tmp/bench-search-${rows}.tar`;
+const reusePath = (rows: number) => `${import.meta.dir}/../.tmp/bench-search-${rows}${HYPERNYMS ? "" : "-no-hypernyms"}.tar`;
 
 async function runSize(rows: number) {
   const { telemetry, recorder } = createTestTelemetry();
@@ -155,30 +160,37 @@ async function runSize(rows: number) {
   let loadSeconds = 0;
   let buildSeconds = 0;
   let embedMs = 0;
-  if (!reused) ({ loadSeconds, buildSeconds, embedMs } = await loadCorpus(database as Awaited<ReturnType<typeof createTestDatabase>>, rows, embedder, recorder));
+  let hypernymMs = 0;
+  if (!reused) ({ loadSeconds, buildSeconds, embedMs, hypernymMs } = await loadCorpus(database as Awaited<ReturnType<typeof createTestDatabase>>, rows, embedder, wordVectors, recorder));
   if (args.reuse && !reused) await Bun.write(reusePath(rows), await (database as Awaited<ReturnType<typeof createTestDatabase>>).pglite.dumpDataDir("none"));
   if (args.gc) Bun.gc(true);
   console.log(`JS heap before the queries: ${Math.round(process.memoryUsage().heapUsed / 1024 / 1024)} MB (--gc: ${args.gc ? "full collection after the load" : "no"})`);
-  await runQueries(database, rows, { loadSeconds, buildSeconds, embedMs, reused }, { telemetry, recorder, config, embedder, wordVectors });
+  await runQueries(database, rows, { loadSeconds, buildSeconds, embedMs, hypernymMs, reused }, { telemetry, recorder, config, embedder, wordVectors });
 }
 
 async function loadCorpus(
   database: Awaited<ReturnType<typeof createTestDatabase>>,
   rows: number,
   embedder: ReturnType<typeof createOfflineEmbedder>,
+  wordVectors: ReturnType<typeof createWordVectors>,
   recorder: ReturnType<typeof createTestTelemetry>["recorder"],
 ) {
   let started = performance.now();
   await database.pglite.exec(`drop index ${index.index}`);
   let embedMs = 0;
+  let hypernymMs = 0;
+  const expander = HYPERNYMS ? createHypernymExpander({ wordVectors }) : undefined;
   for (let done = 0; done < rows; done += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, rows - done) }, (_, j) => syntheticImage(done + j));
-    const t = performance.now();
+    let t = performance.now();
     const vectors = batch.map((b) => embedder.embedSync(embeddingText({ caption: b.caption, labels: b.labels, category: b.theme })));
     embedMs += performance.now() - t;
+    t = performance.now();
+    const hypernyms = expander ? await Promise.all(batch.map(async (b) => (await expander.expand({ caption: b.caption, labels: b.labels })).words)) : [];
+    hypernymMs += performance.now() - t;
     await bulkInsertImages(
       database.db,
-      batch.map((b, j) => syntheticRow(b, vectors[j]!)),
+      batch.map((b, j) => syntheticRow(b, vectors[j]!, hypernyms[j] ?? null)),
     );
     recorder.reset();
   }
@@ -190,13 +202,13 @@ async function loadCorpus(
   );
   await database.pglite.exec(args.vacuum ? "vacuum analyze" : "analyze");
   const buildSeconds = (performance.now() - started) / 1000;
-  return { loadSeconds, buildSeconds, embedMs };
+  return { loadSeconds, buildSeconds, embedMs, hypernymMs };
 }
 
 async function runQueries(
   database: import("../src/db/client.ts").Database,
   rows: number,
-  setup: { loadSeconds: number; buildSeconds: number; embedMs: number; reused: boolean },
+  setup: { loadSeconds: number; buildSeconds: number; embedMs: number; hypernymMs: number; reused: boolean },
   ctx: {
     telemetry: ReturnType<typeof createTestTelemetry>["telemetry"];
     recorder: ReturnType<typeof createTestTelemetry>["recorder"];
@@ -205,7 +217,7 @@ async function runQueries(
     wordVectors: ReturnType<typeof createWordVectors>;
   },
 ) {
-  const { loadSeconds, buildSeconds, embedMs } = setup;
+  const { loadSeconds, buildSeconds, embedMs, hypernymMs } = setup;
   const { telemetry, recorder, config, embedder, wordVectors } = ctx;
   void rows;
   const count = ((await database.db.execute(sql`select count(*)::int as n from images`)) as unknown as { rows: { n: number }[] }).rows[0]!.n;
@@ -252,7 +264,11 @@ async function runQueries(
   }
   const stageMs = (name: string) => recorder.byName(name).map((s) => s.duration[0] * 1000 + s.duration[1] / 1e6);
   const root = stageMs("POST /api/search");
-  console.log(`\n${count} images (${distinct} distinct captions)${setup.reused ? ` reused from ${reusePath(rows)}` : ""}: load ${fmt(loadSeconds)} s (embedding ${fmt(embedMs / 1000)} s), HNSW build ${fmt(buildSeconds)} s, RSS ${rssMb()} MB`);
+  const sizes = ((await database.db.execute(
+    sql`select pg_total_relation_size('images')::bigint as table, pg_relation_size('images_search_tsv_idx')::bigint as tsv, count(*) filter (where hypernyms is not null)::int as expanded from images`,
+  )) as unknown as { rows: { table: number; tsv: number; expanded: number }[] }).rows[0]!;
+  console.log(`\n${count} images (${distinct} distinct captions)${setup.reused ? ` reused from ${reusePath(rows)}` : ""}: load ${fmt(loadSeconds)} s (embedding ${fmt(embedMs / 1000)} s, hypernyms ${fmt(hypernymMs / 1000)} s), HNSW build ${fmt(buildSeconds)} s, RSS ${rssMb()} MB`);
+  console.log(`  hypernyms stored for ${sizes.expanded} rows; images table with its indexes ${fmt(Number(sizes.table) / 1048576)} MB, search_tsv GIN index ${fmt(Number(sizes.tsv) / 1048576)} MB`);
   console.log(`  POST /api/search over HTTP, ${QUERIES} queries after ${WARMUP} warm-up, limit ${LIMIT}, mean results ${fmt(resultCounts.reduce((a, b) => a + b, 0) / resultCounts.length)}`);
   console.log(`  client  p50 ${fmt(percentile(latencies, 50))} ms  p95 ${fmt(percentile(latencies, 95))} ms  max ${fmt(Math.max(...latencies))} ms`);
   console.log(`  server span  p50 ${fmt(percentile(root, 50))} ms  p95 ${fmt(percentile(root, 95))} ms`);
@@ -265,6 +281,9 @@ async function runQueries(
     console.log(`  ${stage.padEnd(16)} ${fmt(percentile(values, 50)).padStart(6)}   ${fmt(percentile(values, 95)).padStart(6)}   ${fmt(percentile(stageCpu(stage), 50)).padStart(6)}`);
   }
   console.log(`  all stages CPU per request: p50 ${fmt(percentile(cpuPerRequest, 50))} ms  p95 ${fmt(percentile(cpuPerRequest, 95))} ms`);
+  const tiers = recorder.byName(SPAN.searchFulltext).map((s) => Number(s.attributes["search.fulltext.tiers"] ?? 0));
+  const boosted = recorder.byName(SPAN.searchFuse).filter((s) => s.attributes["search.weight.color"] !== undefined).length;
+  console.log(`  full text needed its second tier (any word) in ${tiers.filter((t) => t === 2).length} of ${tiers.length} queries; colour words boosted ${boosted}`);
   console.log("  query kind          n   client p50/p95 ms   stage CPU p50/p95 ms");
   for (const [i, name] of TEMPLATE_NAMES.entries()) {
     const { ms, cpu } = perTemplate[i]!;
@@ -286,7 +305,7 @@ async function runQueries(
 if (import.meta.main) {
   console.log("search benchmark (the machine is shared with other engineers' test runs: figures are noisy)");
   console.log(
-    `settings: sizes=${SIZES.join("/")} queries=${QUERIES} warmup=${WARMUP} limit=${LIMIT} rrf_k=60 overfetch=3 rerank_top_n=30 ef_search=80 m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION} embedder=${MODEL} (vectors from generated captions); bun=${Bun.version}`,
+    `settings: sizes=${SIZES.join("/")} queries=${QUERIES} warmup=${WARMUP} limit=${LIMIT} rrf_k=60 overfetch=3 rerank_top_n=30 ef_search=80 m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION} embedder=${MODEL} (vectors from generated captions) hypernyms=${HYPERNYMS ? "on" : "off"} color_word_weight=1; bun=${Bun.version}`,
   );
   console.log("query mix: 1/6 each: one noun, adjective+noun, noun+place, synonym phrases, noun+category filter, adjective+noun+colour filter");
   for (const size of SIZES) await runSize(size);

@@ -76,6 +76,7 @@ const schema = z.object({
   SEARCH_RERANK_WEIGHT: num(0, 1).default(0.5),
   SEARCH_RERANK_TOP_N: int(1, 200).default(30),
   SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
+  SEARCH_COLOR_WORD_WEIGHT: num(0, 10).default(1),
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
   API_KEYS: z
     .string()
@@ -90,9 +91,11 @@ const schema = z.object({
   RATE_LIMIT_SEARCH_PER_MINUTE: int(0, 1_000_000).default(600),
   RATE_LIMIT_GENERATE_PER_MINUTE: int(0, 1_000_000).default(30),
   TRUSTED_PROXIES: int(0, 10).default(0),
-  GRAFANA_URL: url.optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  GRAFANA_URL: url.refine((v) => /^https?:\/\//i.test(v), "must be an http:// or https:// URL").optional(),
+  GRAFANA_TEMPO_UID: z.string().trim().regex(/^[\w.-]{1,64}$/, "must be a Grafana data source uid (letters, digits, ., _, -)").optional(),
+  RECONCILE_GRACE_MS: int(0, 604_800_000).default(900_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -124,6 +127,8 @@ export interface AppConfig {
     rerankWeight: number;
     rerankTopN: number;
     colorThreshold: number;
+    /** Fusion weight of colour words in the query matched against palettes (0 = off). */
+    colorWordWeight: number;
     efSearch: number;
   };
   apiKeys: string[];
@@ -134,10 +139,14 @@ export interface AppConfig {
   rateLimits: { searchPerMinute: number; generatePerMinute: number };
   /** Reverse proxies in front whose `X-Forwarded-For` entry names the client; 0 = use the socket address. */
   trustedProxies: number;
-  /** Grafana base URL the web app links trace ids to (Explore), when set. */
-  grafanaUrl: string | undefined;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** Grafana base URL; when set, the web app links trace ids to Grafana Explore. */
+  grafanaUrl: string | undefined;
+  /** Uid of the Tempo data source those links open (unset: Grafana's default data source). */
+  grafanaTempoUid: string | undefined;
+  /** Shared stores (S3, Neon): leftovers younger than this may be another instance's write in flight. */
+  reconcileGraceMs: number;
   version: string;
   telemetry: TelemetryConfig;
   /** Telemetry settings that were ignored; logged once at startup. */
@@ -209,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rerankWeight: e.SEARCH_RERANK_WEIGHT,
       rerankTopN: e.SEARCH_RERANK_TOP_N,
       colorThreshold: e.SEARCH_COLOR_THRESHOLD,
+      colorWordWeight: e.SEARCH_COLOR_WORD_WEIGHT,
       efSearch: e.SEARCH_HNSW_EF_SEARCH,
     },
     apiKeys,
@@ -216,9 +226,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits: { maxJsonBytes: e.MAX_JSON_BYTES },
     rateLimits: { searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE, generatePerMinute: e.RATE_LIMIT_GENERATE_PER_MINUTE },
     trustedProxies: e.TRUSTED_PROXIES,
-    grafanaUrl: e.GRAFANA_URL,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    grafanaUrl: e.GRAFANA_URL?.replace(/\/+$/, ""),
+    grafanaTempoUid: e.GRAFANA_TEMPO_UID,
+    reconcileGraceMs: e.RECONCILE_GRACE_MS,
     version: pkg.version,
     telemetry,
     telemetryWarnings: warnings,

@@ -4,6 +4,8 @@ import { createApp, type AppDeps } from "./http/app.ts";
 import { maxRequestBodyBytes } from "./http/limits.ts";
 import { openDatabase, type Database } from "./db/index.ts";
 import { createGenerationDeps } from "./generation/index.ts";
+import { reconcileAtStart } from "./integrity/index.ts";
+import { createHypernymExpander } from "./ingest/hypernyms.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
@@ -41,10 +43,12 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   let ready = false;
   let draining = false;
 
-  // Applies pending migrations unless DB_MIGRATE_ON_START=false; an unreachable database stops startup.
+  // Data safety, in this order: lock the data directory (openDatabase does, for PGlite on disk: a
+  // second process fails here naming the holder) → open and migrate → reconcile crash leftovers
+  // (below, once storage is open) → serve. An unreachable database stops startup.
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart }));
+    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart, owner: "server" }));
   if (!options.database) closers.push(() => database.close());
 
   let storage: BlobStore;
@@ -55,10 +59,14 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
     throw error;
   }
   if (!options.storage) closers.push(() => storage.close());
+  // A database passed in belongs to the caller (tests), who reconciles it if it wants to.
+  if (!options.database) await reconcileAtStart({ database, storage, config }, log);
 
   // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
   const ai = createAiProviders(config, { telemetry, log });
-  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log };
+  // WordNet hypernyms at ingest (loaded on the first upload, ~50 ms); search never looks them up.
+  const hypernyms = createHypernymExpander({ wordVectors: ai.wordVectors });
+  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms, telemetry, config, log };
   const search = { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log };
 
   const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
@@ -76,6 +84,8 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   // Loads the offline word vectors now rather than on the first search (~0.2-3 s, ~300 MB).
   ai.wordVectors.ready().catch((error: unknown) => log.warn("word vectors did not load; searches will retry", { error: (error as Error).message }));
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
+  // Named in the lock so a second server or a CLI can say where this one answers.
+  database.lock?.describe({ url });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -190,11 +190,11 @@ describe("word vectors", () => {
     expect(wordVectors.similar("xqzzvq", 5, 0)).toEqual([]);
   });
 
-  test("tokens carry lemmas and stopword flags; punctuation is dropped", () => {
+  test("tokens carry lemmas, stopword flags and part-of-speech tags; punctuation is dropped", () => {
     expect(wordVectors.tokenize("The cars, parked!")).toEqual([
-      { word: "the", lemma: "the", stopWord: true },
-      { word: "cars", lemma: "car", stopWord: false },
-      { word: "parked", lemma: "park", stopWord: false },
+      { word: "the", lemma: "the", stopWord: true, pos: "DET" },
+      { word: "cars", lemma: "car", stopWord: false, pos: "NOUN" },
+      { word: "parked", lemma: "park", stopWord: false, pos: "VERB" },
     ]);
   });
 });

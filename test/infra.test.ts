@@ -865,6 +865,7 @@ const SETTINGS = [
   "RATE_LIMIT_SEARCH_PER_MINUTE",
   "RATE_LIMIT_GENERATE_PER_MINUTE",
   "GRAFANA_URL",
+  "GRAFANA_TEMPO_UID",
 ];
 
 describe("infra/ec2", () => {

@@ -70,7 +70,15 @@ describe("bulk ingest CLI", () => {
     const again = await runBulk(items, pipelineSink(ctx.deps), { concurrency: 2 });
     expect(again.map((o) => o.status)).toEqual(["failed", "skipped", "failed", "skipped", "skipped"]);
     expect(again[3]!.id).toBe(first[3]!.id);
+    expect(again.every((o) => o.notApplied === undefined)).toBe(true);
     expect(await stored(ctx)).toEqual(before);
+
+    // A sidecar edited after the first run: the stored record stays, and the summary says so.
+    await writeFile(join(photos, "harbour.json"), JSON.stringify({ caption: "Boats at dusk", labels: ["harbour", "boats"], category: "Seascape" }));
+    const edited = await runBulk(items.filter((i) => i.name === "harbour.jpg"), pipelineSink(ctx.deps), { concurrency: 1 });
+    expect(edited[0]).toMatchObject({ status: "skipped", id: first[3]!.id, notApplied: ["caption", "category"] });
+    expect(summarize(edited)).toContain(`skipped: harbour.jpg: already stored as ${first[3]!.id}; not applied (the stored values were kept): caption, category`);
+    await writeFile(join(photos, "harbour.json"), JSON.stringify({ caption: "Fishing boats in a harbour", labels: ["boats", "harbour"], category: "Landscape" }));
   });
 
   test("each file is one trace rooted at ingest.file with the pipeline stages under it", async () => {

@@ -133,6 +133,7 @@ export function ingestSuite(name: "local" | "s3", openTarget: () => Promise<Inge
         role: "corpus",
         url: `/api/images/${body.id}/file`,
         thumbnailUrl: `/api/images/${body.id}/thumbnail`,
+        duplicate: false,
       });
       expect(response.headers.get("location")).toBe(`/api/images/${body.id}`);
       expect(body.hexColors.length).toBeGreaterThan(0);
@@ -146,7 +147,8 @@ export function ingestSuite(name: "local" | "s3", openTarget: () => Promise<Inge
 
       const again = await fetch(`${ctx.url}/api/images/${body.id}`);
       expect(again.status).toBe(200);
-      expect(await jsonOf(again)).toEqual(body);
+      const { duplicate: _duplicate, ...record } = body;
+      expect(await jsonOf(again)).toEqual(record);
     });
 
     test("the same bytes twice give the stored record with 200, not a second image", async () => {
@@ -160,6 +162,35 @@ export function ingestSuite(name: "local" | "s3", openTarget: () => Promise<Inge
       const b = await jsonOf(second);
       expect(b.id).toBe(a.id);
       expect(b.caption).toBe("first");
+      expect(b).toMatchObject({ duplicate: true, notApplied: ["caption"] });
+      expect(await stored(ctx)).toEqual(before);
+    });
+
+    test("a duplicate names exactly the submitted fields that differ from the stored record, after normalisation", async () => {
+      const bytes = await fresh("png");
+      const first = await upload(ctx.url, bytes, { caption: "Quiet  harbour", labels: "Boat,sea", category: "Natural Light", role: "tone-ref" });
+      expect(first.status).toBe(201);
+      const a = await jsonOf(first);
+      const before = await stored(ctx);
+      // The same metadata written differently (spacing, case, label order): nothing differs.
+      const same = await upload(ctx.url, bytes, { caption: " Quiet harbour ", labels: "sea, BOAT", category: "natural-light", role: "tone-ref" });
+      expect(same.status).toBe(200);
+      expect(await jsonOf(same)).toMatchObject({ id: a.id, duplicate: true, notApplied: [] });
+      // Nothing sent but the file: nothing to apply, and no role is implied by a default.
+      const bare = await upload(ctx.url, bytes);
+      expect(await jsonOf(bare)).toMatchObject({ id: a.id, role: "tone-ref", duplicate: true, notApplied: [] });
+      const changed = await upload(ctx.url, bytes, { caption: "Busy harbour", labels: "boat", category: "portrait", role: "corpus" });
+      expect(changed.status).toBe(200);
+      expect(await jsonOf(changed)).toMatchObject({
+        id: a.id,
+        caption: "Quiet harbour",
+        labels: ["boat", "sea"],
+        category: "natural-light",
+        role: "tone-ref",
+        duplicate: true,
+        notApplied: ["caption", "labels", "category", "role"],
+      });
+      expect(await jsonOf(await fetch(`${ctx.url}/api/images/${a.id}`))).toMatchObject({ caption: "Quiet harbour", labels: ["boat", "sea"], role: "tone-ref" });
       expect(await stored(ctx)).toEqual(before);
     });
 

@@ -47,8 +47,8 @@ export interface WordVectors {
   frequencyRank(word: string): number | undefined;
   /** Up to `k` nearest words (cosine) with similarity ≥ `minSimilarity`, the word itself excluded. */
   similar(word: string, k: number, minSimilarity: number): SimilarWord[];
-  /** Lowercase word tokens and their lemmas, in order (no punctuation or symbols). */
-  tokenize(text: string): { word: string; lemma: string; stopWord: boolean }[];
+  /** Lowercase word tokens, their lemmas and universal part-of-speech tags (`NOUN`, `ADJ`, …), in order (no punctuation or symbols). */
+  tokenize(text: string): { word: string; lemma: string; stopWord: boolean; pos: string }[];
 }
 
 /** Why a model call failed, for fallbacks and error mapping. */

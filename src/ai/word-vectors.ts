@@ -43,6 +43,7 @@ interface WinkToken {
   word: string;
   lemma: string;
   stopWord: boolean;
+  pos: string;
 }
 
 /**
@@ -282,7 +283,7 @@ export function createWordVectors(options: WordVectorOptions = {}): WordVectors 
         if (type !== "word" && type !== "number") return;
         const word = String(token.out(its.normal)).toLowerCase();
         const lemma = String(token.out(its.lemma)).toLowerCase();
-        out.push({ word, lemma, stopWord: Boolean(token.out(its.stopWordFlag)) });
+        out.push({ word, lemma, stopWord: Boolean(token.out(its.stopWordFlag)), pos: String(token.out(its.pos)) });
       });
       return out;
     },

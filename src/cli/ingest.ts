@@ -4,9 +4,10 @@
  * Stores every JPEG, PNG, WebP, AVIF and GIF in a folder, with optional sidecars beside each
  * image: `name.txt` (the caption) or `name.json` (`{"caption", "labels", "category"}`). Files
  * already stored (same bytes) are skipped. When a service answers on `--url` (default
- * `http://127.0.0.1:$PORT`) the images are uploaded to it (an embedded database cannot be opened
- * by two processes); otherwise, or with `--direct`, they go straight into the configured
- * database and blob store.
+ * `http://127.0.0.1:$PORT`, then the URL of the server holding `DATA_DIR`) the images are
+ * uploaded to it; otherwise, or with `--direct`, they go straight into the configured database
+ * and blob store, which for an embedded data directory means taking its lock: a directory
+ * another process holds ends the CLI with exit code 2 and a message naming that process.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join, relative } from "node:path";
@@ -14,6 +15,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConfigError, loadConfig, type AppConfig } from "../config.ts";
 import { IMAGE_ROLES } from "../db/schema.ts";
+import { DataDirLockedError, readLockHolder } from "../db/lock.ts";
 import { httpSink, pipelineSink, progressReporter, runBulk, summarize, type BulkItem, type BulkOutcome, type IngestSink } from "../ingest/bulk.ts";
 import { openIngestDeps } from "../ingest/context.ts";
 import type { IngestInput } from "../ingest/pipeline.ts";
@@ -93,14 +95,27 @@ export async function folderItems(folder: string, defaults: { role?: ImageRole; 
  * @example
  * const outcomes = await runWithProgress(config, log, items, { concurrency: 4 });
  */
-export async function runWithProgress(config: AppConfig, log: Logger, items: BulkItem[], options: { concurrency: number; url?: string; apiKey?: string }): Promise<BulkOutcome[]> {
+export async function runWithProgress(
+  config: AppConfig,
+  log: Logger,
+  items: BulkItem[],
+  options: { concurrency: number; url?: string; apiKey?: string; owner?: string },
+): Promise<BulkOutcome[]> {
   const telemetry = createTelemetry(config.telemetry, { log });
   let sink: IngestSink;
   let close = async () => {};
   if (options.url) {
     sink = httpSink(options.url, options.apiKey);
   } else {
-    const opened = await openIngestDeps(config, { telemetry, log });
+    let opened;
+    try {
+      opened = await openIngestDeps(config, { telemetry, log, owner: options.owner });
+    } catch (error) {
+      if (!(error instanceof DataDirLockedError)) throw error;
+      console.error(error.message);
+      await telemetry.shutdown();
+      process.exit(2);
+    }
     sink = pipelineSink(opened.deps);
     close = opened.close;
   }
@@ -135,8 +150,23 @@ export async function findService(config: AppConfig, url: string | undefined): P
 }
 
 /**
- * Where a CLI sends its images: nowhere (in this process) with `--direct`, else `findService`;
- * a `--url` that does not answer ends the process with exit code 2.
+ * The server that holds the embedded data directory, when its lock names a URL that answers.
+ *
+ * @example
+ * const url = await dataDirService(config); // "http://127.0.0.1:4000" when a server on port 4000 holds DATA_DIR
+ */
+export async function dataDirService(config: AppConfig): Promise<string | undefined> {
+  if (config.databaseUrl) return undefined;
+  const holder = readLockHolder(config.dataDir);
+  if (!holder?.url) return undefined;
+  return findService(config, holder.url).catch(() => undefined);
+}
+
+/**
+ * Where a CLI sends its images: nowhere (in this process) with `--direct`, else `findService`,
+ * else the server holding `DATA_DIR` (it may listen on another port than `PORT`); a `--url`
+ * that does not answer ends the process with exit code 2. Undefined means "work in this
+ * process", which for an embedded data directory still needs its lock.
  *
  * @example
  * const url = await serviceOrExit(config, values);
@@ -144,7 +174,7 @@ export async function findService(config: AppConfig, url: string | undefined): P
 export async function serviceOrExit(config: AppConfig, options: { direct?: boolean; url?: string }): Promise<string | undefined> {
   if (options.direct) return undefined;
   try {
-    return await findService(config, options.url);
+    return (await findService(config, options.url)) ?? (await dataDirService(config));
   } catch (error) {
     console.error((error as Error).message);
     process.exit(2);
@@ -218,7 +248,7 @@ async function main(): Promise<void> {
   const { config, log } = cliConfig();
   const url = await serviceOrExit(config, values);
   console.error(url ? `uploading to ${url}` : "ingesting in this process (no service answered)");
-  const outcomes = await runWithProgress(config, log, items, { concurrency, url, apiKey: process.env.API_KEY });
+  const outcomes = await runWithProgress(config, log, items, { concurrency, url, apiKey: process.env.API_KEY, owner: "ingest" });
   process.exit(outcomes.some((o) => o.status === "failed") ? 1 : 0);
 }
 

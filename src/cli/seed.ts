@@ -2,8 +2,9 @@
  * `bun run seed [--url http://host:port | --direct]`: fills an empty service with the demo corpus
  * (captioned scenes drawn offline, tone and angle references per category) through the same
  * ingest pipeline as uploads: uploaded to the running service when one answers (default
- * `http://127.0.0.1:$PORT`), else straight into the configured database and blob store. Runs
- * again safely: what is already stored is skipped.
+ * `http://127.0.0.1:$PORT`, then the server holding `DATA_DIR`), else straight into the configured
+ * database and blob store when this process can take the data directory's lock (else exit code
+ * 2, naming the holder). Runs again safely: what is already stored is skipped.
  */
 import { parseArgs } from "node:util";
 import type { BulkItem } from "../ingest/bulk.ts";
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const url = await serviceOrExit(config, values);
   console.error(url ? `seeding ${url}` : "seeding in this process (no service answered)");
   const started = performance.now();
-  const outcomes = await runWithProgress(config, log, demoItems(), { concurrency: Math.max(1, Number(values.concurrency) || 4), url, apiKey: process.env.API_KEY });
+  const outcomes = await runWithProgress(config, log, demoItems(), { concurrency: Math.max(1, Number(values.concurrency) || 4), url, apiKey: process.env.API_KEY, owner: "seed" });
   console.log(`demo corpus: ${DEMO_IMAGES.length} images in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   process.exit(outcomes.some((o) => o.status === "failed") ? 1 : 0);
 }

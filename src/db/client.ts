@@ -6,6 +6,7 @@ import { Client, Pool, type PoolConfig } from "@neondatabase/serverless";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzleNeon } from "drizzle-orm/neon-serverless";
+import { DataDirLockedError, lockDataDir, type DataDirLock } from "./lock.ts";
 import { redactText, type Logger } from "../log.ts";
 import type { Telemetry } from "../telemetry/index.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
@@ -22,6 +23,8 @@ export type DatabaseKind = "pglite-memory" | "pglite-disk" | "neon";
 export interface Database {
   db: Db;
   kind: DatabaseKind;
+  /** PGlite on disk: the data directory's lock, held until `close()`. */
+  lock?: DataDirLock;
   /** Runs `select 1`; throws `DatabaseUnavailableError` when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +46,8 @@ export interface OpenDatabaseOptions {
   log: Logger;
   /** Apply pending migrations after opening (default true). */
   migrate?: boolean;
+  /** What this process is, recorded in the data directory's lock (`server`, `ingest`, …); default the script's name. */
+  owner?: string;
   neon?: NeonSocketOptions;
   /** Neon pool size (default 10). */
   maxConnections?: number;
@@ -153,10 +158,32 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
   };
 }
 
+function takeLock(options: OpenDatabaseOptions, dir: string): DataDirLock {
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(options.dataDir, { command: options.owner });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) throw error;
+    throw new DatabaseUnavailableError(`embedded database in ${dir} cannot be opened: its data directory cannot be locked: ${reasonOf(error)}`, { cause: error });
+  }
+  const gone = lock.takenOverFrom;
+  if (gone) {
+    options.log.warn("took over the data directory lock of a process that did not release it (killed or crashed)", {
+      data_dir: lock.dataDir,
+      previous_pid: gone.pid,
+      previous_command: gone.command,
+      previous_started_at: gone.startedAt,
+    });
+  }
+  return lock;
+}
+
 /**
  * Opens the database chosen by `databaseUrl`, checks it answers and (unless `migrate: false`)
  * applies pending migrations. A database that cannot be opened or reached throws one
- * `DatabaseUnavailableError` naming the host, never the password.
+ * `DatabaseUnavailableError` naming the host, never the password. PGlite on disk first takes the
+ * data directory's lock (released by `close()`); a directory another process holds throws
+ * `DataDirLockedError` naming it.
  *
  * @example
  * const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log });
@@ -168,14 +195,28 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   let database: Database;
   if (url === undefined || url === "") {
     const dir = join(options.dataDir, "pglite");
+    // The lock comes first and outside PGlite: two processes writing one PGlite directory lose data.
+    const lock = takeLock(options, dir);
     let pglite: PGlite;
     try {
       await mkdir(dir, { recursive: true });
       pglite = await openPglite({ dataDir: dir });
     } catch (error) {
+      lock.release();
       throw new DatabaseUnavailableError(`embedded database in ${dir} cannot be opened: ${reasonOf(error)}`, { cause: error });
     }
-    database = wrapPglite(pglite, options.telemetry, "pglite-disk");
+    const opened = wrapPglite(pglite, options.telemetry, "pglite-disk");
+    database = {
+      ...opened,
+      lock,
+      async close() {
+        try {
+          await opened.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
   } else if (url === "memory://") {
     database = wrapPglite(await openPglite(), options.telemetry, "pglite-memory");
   } else if (/^postgres(ql)?:\/\//.test(url)) {

@@ -121,6 +121,7 @@ export async function bulkInsertImages(db: Db, items: readonly BulkImage[]): Pro
     category: r.category ?? null,
     role: r.role ?? "corpus",
     hex_colors: r.hexColors ?? [],
+    hypernyms: r.hypernyms ?? null,
     created_at: r.createdAt.toISOString(),
   }));
   const embeddingJson = items.flatMap((item, i) =>
@@ -130,12 +131,12 @@ export async function bulkInsertImages(db: Db, items: readonly BulkImage[]): Pro
     await guard(() =>
       db.transaction(async (tx) => {
         await tx.execute(sql`
-          insert into ${images} (id, storage_key, original_name, mime_type, width, height, byte_size, sha256, caption, labels, category, role, hex_colors, created_at)
+          insert into ${images} (id, storage_key, original_name, mime_type, width, height, byte_size, sha256, caption, labels, category, role, hex_colors, hypernyms, created_at)
           select u.id, u.storage_key, u.original_name, u.mime_type, u.width, u.height, u.byte_size, u.sha256, u.caption,
                  array(select jsonb_array_elements_text(u.labels)), u.category, u.role,
-                 array(select jsonb_array_elements_text(u.hex_colors)), u.created_at
+                 array(select jsonb_array_elements_text(u.hex_colors)), u.hypernyms, u.created_at
           from jsonb_to_recordset(${JSON.stringify(imageJson)}::jsonb) as u(id uuid, storage_key text, original_name text, mime_type text,
-            width int, height int, byte_size int, sha256 text, caption text, labels jsonb, category text, role text, hex_colors jsonb, created_at timestamptz)`);
+            width int, height int, byte_size int, sha256 text, caption text, labels jsonb, category text, role text, hex_colors jsonb, hypernyms text[], created_at timestamptz)`);
         if (embeddingJson.length > 0) {
           await tx.execute(sql`
             insert into ${imageEmbeddings} (image_id, model, dimensions, embedding, created_at)
@@ -218,6 +219,32 @@ export async function listImages(db: Db, options: ListImagesOptions): Promise<Pa
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
+}
+
+/** A category in use and how many images it holds. */
+export interface CategoryCount {
+  category: string;
+  count: number;
+}
+
+/**
+ * The categories in use with their image counts, by name (at most `limit`); the web app's
+ * category filter offers them.
+ *
+ * @example
+ * await listCategories(db) // [{ category: "animal", count: 8 }, { category: "food", count: 6 }]
+ */
+export async function listCategories(db: Db, limit = 500): Promise<CategoryCount[]> {
+  const rows = await guard(() =>
+    db
+      .select({ category: images.category, count: sql<number>`count(*)::int` })
+      .from(images)
+      .where(sql`${images.category} is not null`)
+      .groupBy(images.category)
+      .orderBy(images.category)
+      .limit(limit),
+  );
+  return rows.map((r) => ({ category: r.category!, count: Number(r.count) }));
 }
 
 /**

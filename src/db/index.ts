@@ -1,6 +1,7 @@
 export { openDatabase, openPglite, wrapPglite } from "./client.ts";
 export type { Database, DatabaseKind, Db, NeonSocketOptions, OpenDatabaseOptions } from "./client.ts";
 export { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.ts";
+export { DataDirLockedError, LOCK_FILE, lockDataDir, readLockHolder, type DataDirLock, type LockHolder } from "./lock.ts";
 export { DatabaseQueryError, DatabaseUnavailableError, InvalidCursorError, isConnectionError, toDatabaseError } from "./errors.ts";
 export { isUuid, newId } from "./ids.ts";
 export { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -14,8 +15,10 @@ export {
   getImagesByIds,
   insertImageWithEmbeddings,
 } from "./images.ts";
-export { listImages } from "./images.ts";
-export type { BulkImage, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
+export { listCategories, listImages } from "./images.ts";
+export { countImagesWithoutHypernyms, imagesWithoutHypernyms, setHypernyms } from "./hypernyms.ts";
+export type { UnexpandedImage } from "./hypernyms.ts";
+export type { BulkImage, CategoryCount, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
 export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ level: config.logLevel });
   try {
-    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry: noopTelemetry(), log, migrate: true });
+    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry: noopTelemetry(), log, migrate: true, owner: "db:migrate" });
     await database.close();
     log.info("migrations applied", { kind: database.kind });
   } catch (error) {

@@ -78,9 +78,10 @@ export const HNSW_EF_CONSTRUCTION = 64;
 
 /**
  * Reference images: the bytes live in the blob store under `storageKey`; the same bytes are
- * stored once (`sha256` unique). `searchTsv` is generated: caption (A), labels (B), category (C).
- * `labels_text()` is an IMMUTABLE wrapper over `array_to_string` created by the first migration
- * (a generated column may only call immutable functions).
+ * stored once (`sha256` unique). `searchTsv` is generated: caption (A), labels (B), category (C),
+ * WordNet hypernyms (D, which `ts_rank_cd` weighs 0.1 against the caption's 1.0). `labels_text()`
+ * is an IMMUTABLE wrapper over `array_to_string` created by the first migration (a generated
+ * column may only call immutable functions); it reads a null array as ''.
  *
  * @example
  * const rows = await db.select().from(images).where(eq(images.category, "portrait"));
@@ -102,8 +103,10 @@ export const images = pgTable(
     role: text("role").$type<ImageRole>().notNull().default("corpus"),
     /** `#rrggbb`, most dominant first. */
     hexColors: text("hex_colors").array().notNull().default(sql`'{}'::text[]`),
+    /** WordNet hypernyms of the caption's and labels' nouns (src/ingest/hypernyms.ts); null until expanded. */
+    hypernyms: text("hypernyms").array(),
     searchTsv: tsvector("search_tsv").generatedAlwaysAs(
-      sql`setweight(to_tsvector('english'::regconfig, coalesce(caption, '')), 'A') || setweight(to_tsvector('english'::regconfig, labels_text(labels)), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(category, '')), 'C')`,
+      sql`setweight(to_tsvector('english'::regconfig, coalesce(caption, '')), 'A') || setweight(to_tsvector('english'::regconfig, labels_text(labels)), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(category, '')), 'C') || setweight(to_tsvector('english'::regconfig, labels_text(hypernyms)), 'D')`,
     ),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 3 })
       .notNull()

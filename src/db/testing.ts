@@ -1,4 +1,4 @@
-import { rename, readdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
@@ -88,4 +88,18 @@ export async function createTestDatabase(telemetry: Telemetry = noopTelemetry())
  */
 export async function createBlankPglite(): Promise<PGlite> {
   return openPglite({ loadDataDir: (await getTemplates()).blank });
+}
+
+/**
+ * Puts a migrated PGlite (cloned from the template) in `dataDir/pglite`, so a test can start real
+ * server processes on disk without paying initdb in each.
+ *
+ * @example
+ * const dataDir = await mkdtemp(join(tmpdir(), "t-"));
+ * await createTestDataDir(dataDir);
+ */
+export async function createTestDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const pglite = await openPglite({ dataDir: join(dataDir, "pglite"), loadDataDir: (await getTemplates()).migrated });
+  await pglite.close();
 }

@@ -9,6 +9,7 @@ import { apiKeyAuth } from "./auth.ts";
 import { clip, errorBody, toErrorResponse } from "./errors.ts";
 import { jsonLimit } from "./limits.ts";
 import { requestLog } from "./logging.ts";
+import { apiDocsRoutes } from "./docs/index.ts";
 import type { IngestDeps } from "../ingest/pipeline.ts";
 import { imageRoutes } from "./routes/images.ts";
 import type { GenerationDeps } from "../generation/pipeline.ts";
@@ -16,6 +17,7 @@ import { generationRoutes } from "./routes/generations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import type { SearchDeps } from "../search/pipeline.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { webRoutes } from "../web/index.ts";
 
 /** Everything the HTTP layer needs; pipelines get the parts they use. */
 export interface AppDeps {
@@ -103,6 +105,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.images) app.route("/api", imageRoutes(deps.images, deps.config));
   if (deps.generation) app.route("/api", generationRoutes(deps.generation, deps.config));
   if (deps.search) app.route("/api", searchRoutes(deps.search, deps.config));
+  app.route("/", apiDocsRoutes(app, deps.config));
+  app.route("/", webRoutes(deps));
 
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ClientFacingError } from "../errors.ts";
+import type { ErrorBody } from "./schemas/responses.ts";
 
 /**
  * Longest message an error body carries, in characters. Messages may quote client input (a field
@@ -25,7 +26,7 @@ export function clip(text: string, max = MAX_ERROR_MESSAGE_CHARS): string {
  * @example
  * errorBody("not_found", "no image with id 42") // { error: { code: "not_found", message: "no image with id 42" } }
  */
-export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
+export function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
   return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 }
 

@@ -12,6 +12,8 @@ export interface BulkOutcome {
   status: "ingested" | "skipped" | "failed";
   id?: string;
   reason?: string;
+  /** Skipped (already stored): its fields that differ from the stored record and were not applied. */
+  notApplied?: string[];
 }
 
 /** One file to ingest; `load` reads (or renders) it only when its turn comes. */
@@ -21,7 +23,7 @@ export interface BulkItem {
 }
 
 /** Where images go: answers the stored id and whether it was new. */
-export type IngestSink = (input: IngestInput, name: string) => Promise<{ id: string; created: boolean }>;
+export type IngestSink = (input: IngestInput, name: string) => Promise<{ id: string; created: boolean; notApplied?: string[] }>;
 
 /**
  * A sink that runs the pipeline in this process; each file is one trace rooted at `ingest.file`.
@@ -32,15 +34,15 @@ export type IngestSink = (input: IngestInput, name: string) => Promise<{ id: str
 export function pipelineSink(deps: IngestDeps & { telemetry: Telemetry }): IngestSink {
   return (input, name) =>
     deps.telemetry.tracedSpan(SPAN.ingestFile, { "ingest.file.name": name, "ingest.file.bytes": input.bytes.byteLength }, async (span) => {
-      const { image, created } = await ingestImage(deps, input);
+      const { image, created, notApplied } = await ingestImage(deps, input);
       span.setAttributes({ "image.id": image.id, "ingest.created": created });
-      return { id: image.id, created };
+      return { id: image.id, created, notApplied };
     });
 }
 
 /**
  * A sink that uploads to a running service (`POST <baseUrl>/api/images`); 201 is new, 200 was
- * already stored, anything else fails with the service's error message.
+ * already stored (with the fields not applied), anything else fails with the service's error message.
  *
  * @example
  * const sink = httpSink("http://127.0.0.1:3000", process.env.API_KEY);
@@ -56,8 +58,8 @@ export function httpSink(baseUrl: string, apiKey?: string, timeoutMs = 120_000):
     if (input.role) form.append("role", input.role);
     const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
     const response = await fetch(endpoint, { method: "POST", body: form, headers, signal: AbortSignal.timeout(timeoutMs) });
-    const body = (await response.json().catch(() => ({}))) as { id?: string; error?: { code?: string; message?: string } };
-    if ((response.status === 201 || response.status === 200) && body.id) return { id: body.id, created: response.status === 201 };
+    const body = (await response.json().catch(() => ({}))) as { id?: string; notApplied?: string[]; error?: { code?: string; message?: string } };
+    if ((response.status === 201 || response.status === 200) && body.id) return { id: body.id, created: response.status === 201, notApplied: body.notApplied };
     throw new Error(body.error?.message ? `${response.status} ${body.error.code}: ${body.error.message}` : `HTTP ${response.status}`);
   };
 }
@@ -118,8 +120,8 @@ export async function runBulk(
       const item = items[index]!;
       let outcome: BulkOutcome;
       try {
-        const { id, created } = await sink(await item.load(), item.name);
-        outcome = { name: item.name, status: created ? "ingested" : "skipped", id };
+        const { id, created, notApplied } = await sink(await item.load(), item.name);
+        outcome = { name: item.name, status: created ? "ingested" : "skipped", id, ...(notApplied && notApplied.length > 0 ? { notApplied } : {}) };
       } catch (error) {
         outcome = { name: item.name, status: "failed", reason: error instanceof Error ? error.message : String(error) };
       }
@@ -159,7 +161,8 @@ export function progressReporter(stream: { write(text: string): unknown; isTTY?:
 }
 
 /**
- * The closing summary: counts, then each failure with its reason.
+ * The closing summary: counts, then each failure with its reason, then each skipped file whose
+ * metadata differs from what is stored (it was not applied).
  *
  * @example
  * console.log(summarize(outcomes));
@@ -168,5 +171,8 @@ export function summarize(outcomes: readonly BulkOutcome[]): string {
   const count = (s: BulkOutcome["status"]) => outcomes.filter((o) => o.status === s).length;
   const lines = [`ingested ${count("ingested")}, skipped ${count("skipped")} (already stored), failed ${count("failed")}`];
   for (const o of outcomes) if (o.status === "failed") lines.push(`  failed: ${o.name}: ${o.reason}`);
+  for (const o of outcomes) {
+    if (o.notApplied) lines.push(`  skipped: ${o.name}: already stored as ${o.id}; not applied (the stored values were kept): ${o.notApplied.join(", ")}`);
+  }
   return lines.join("\n");
 }

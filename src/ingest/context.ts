@@ -8,25 +8,31 @@ import { openDatabase } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import { createBlobStore } from "../storage/index.ts";
 import type { Telemetry } from "../telemetry/index.ts";
+import { createHypernymExpander } from "./hypernyms.ts";
 import type { IngestDeps } from "./pipeline.ts";
 
 /**
  * Opens the database (migrating it when `DB_MIGRATE_ON_START` says so), the blob store and the
- * embedder/labeler; `close` releases them.
+ * embedder/labeler; `close` releases them. A data directory another process holds throws
+ * `DataDirLockedError` naming it.
  *
  * @example
  * const { deps, close } = await openIngestDeps(config, { telemetry, log });
  * await ingestImage(deps, { bytes });
  * await close();
  */
-export async function openIngestDeps(config: AppConfig, options: { telemetry: Telemetry; log: Logger }): Promise<{ deps: IngestDeps; close(): Promise<void> }> {
+export async function openIngestDeps(
+  config: AppConfig,
+  options: { telemetry: Telemetry; log: Logger; owner?: string },
+): Promise<{ deps: IngestDeps; close(): Promise<void> }> {
   const { telemetry, log } = options;
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart });
+  // An embedded data directory is locked here: a CLI never writes beside a running service.
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart, owner: options.owner });
   try {
     const storage = await createBlobStore(config, telemetry, log);
     const ai = createAiProviders(config, { telemetry, log });
     return {
-      deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log },
+      deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }), telemetry, config, log },
       async close() {
         await storage.close();
         await database.close();

@@ -5,6 +5,7 @@
  * with what the request gave.
  */
 import type { Labeler } from "../ai/types.ts";
+import { hypernymsFor, type HypernymExpander } from "./hypernyms.ts";
 import type { Logger } from "../log.ts";
 import { slugifyCategory } from "../storage/keys.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
@@ -25,6 +26,8 @@ export interface ImageText {
   /** A slug (`street-food`), or null. */
   category: string | null;
   source: LabelSource;
+  /** WordNet hypernyms of the nouns (see hypernyms.ts); null or absent: not expanded (no expander, or it failed). */
+  hypernyms?: string[] | null;
 }
 
 export const MAX_LABELS = 32;
@@ -64,6 +67,8 @@ export interface LabelDeps {
   log?: Logger;
   /** Bound on the labeler call. */
   timeoutMs: number;
+  /** Adds WordNet hypernyms of the final caption and labels; absent: stored without (the backfill adds them). */
+  hypernyms?: HypernymExpander;
 }
 
 /**
@@ -93,6 +98,7 @@ export function labelStage(deps: LabelDeps, given: GivenLabels, image: { bytes: 
       }
     }
     span.setAttributes({ "ingest.label.source": source, "ingest.label.count": labels.length, "image.category": category ?? undefined });
-    return { caption, labels, category, source };
+    const hypernyms = deps.hypernyms ? await hypernymsFor({ expander: deps.hypernyms, log: deps.log }, { caption, labels }, span) : undefined;
+    return { caption, labels, category, source, hypernyms };
   });
 }

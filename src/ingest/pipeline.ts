@@ -14,9 +14,10 @@ import type { Telemetry } from "../telemetry/index.ts";
 import { decodeStage } from "./decode.ts";
 import { embedStage } from "./embed.ts";
 import { IngestError } from "./errors.ts";
+import type { HypernymExpander } from "./hypernyms.ts";
 import { labelStage, type GivenLabels } from "./label.ts";
 import { paletteStage } from "./palette.ts";
-import { storeImage, type IngestResult } from "./store.ts";
+import { duplicateOf, storeImage, type IngestResult } from "./store.ts";
 
 export type { IngestResult } from "./store.ts";
 
@@ -27,6 +28,8 @@ export interface IngestDeps {
   embedder: Embedder;
   /** A vision labeler (Gemini); absent offline. */
   labeler?: Labeler;
+  /** WordNet hypernyms for full text (ingest.label); absent: stored without, for the backfill. */
+  hypernyms?: HypernymExpander;
   telemetry: Telemetry;
   config: Pick<AppConfig, "ingest"> & { gemini: Pick<AppConfig["gemini"], "auxTimeoutMs"> };
   log?: Logger;
@@ -60,7 +63,8 @@ function cleanName(name: string | undefined): string | null {
 
 /**
  * Stores one image: validates and decodes it, finds its palette, labels and embedding, writes
- * the blobs and the rows. The same bytes twice give the stored image with `created: false`.
+ * the blobs and the rows. The same bytes twice give the stored image, unchanged, with
+ * `created: false` and the submitted fields that were not applied (`notApplied`).
  * Throws `IngestError` (4xx) for bad input; nothing is written then.
  *
  * @example
@@ -76,19 +80,19 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   }
   const sha256 = sha256Hex(bytes);
   const existing = await findImageBySha256(deps.db, sha256);
-  if (existing) return { image: existing, created: false };
+  if (existing) return duplicateOf(existing, input);
 
   const decoded = await decodeStage(deps.telemetry, deps.config.ingest, bytes);
   const [hexColors, text] = await Promise.all([
     paletteStage(deps.telemetry, decoded.pixels),
     labelStage(
-      { telemetry: deps.telemetry, labeler: deps.labeler, log: deps.log, timeoutMs: deps.config.gemini.auxTimeoutMs },
+      { telemetry: deps.telemetry, labeler: deps.labeler, log: deps.log, timeoutMs: deps.config.gemini.auxTimeoutMs, hypernyms: deps.hypernyms },
       input,
       { bytes: decoded.thumbnail, mimeType: "image/webp" },
     ),
   ]);
   const embeddings = await embedStage(deps, text);
-  return storeImage(deps, {
+  const stored = await storeImage(deps, {
     id: newId(),
     sha256,
     role,
@@ -98,4 +102,5 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
     hexColors,
     embeddings,
   });
+  return stored.created ? stored : duplicateOf(stored.image, input);
 }

@@ -5,13 +5,14 @@
  * blobs are removed. Two uploads of the same bytes racing each other end with one image.
  */
 import type { Db } from "../db/client.ts";
+import { DatabaseQueryError } from "../db/errors.ts";
 import { DuplicateImageError, findImageBySha256, getImage, insertImageWithEmbeddings, type EmbeddingInput } from "../db/images.ts";
 import type { ImageRole, ImageRow } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
-import { originalKey, thumbnailKey } from "../storage/keys.ts";
-import type { BlobStore } from "../storage/types.ts";
+import { originalKey, slugifyCategory, thumbnailKey } from "../storage/keys.ts";
+import { StorageFullError, type BlobStore } from "../storage/types.ts";
 import type { DecodedImage } from "./decode.ts";
-import type { ImageText } from "./label.ts";
+import { normalizeCaption, normalizeLabels, type GivenLabels, type ImageText } from "./label.ts";
 
 /** Stored blobs never change (keys are fresh uuids), so clients and CDNs may cache them for good. */
 export const IMMUTABLE_CACHE = "public, max-age=31536000, immutable";
@@ -38,6 +39,38 @@ export interface IngestResult {
   image: ImageRow;
   /** False when the same bytes were already stored (`image` is that record). */
   created: boolean;
+  /** For a duplicate: submitted fields that differ from the stored record and were not applied. */
+  notApplied: UploadField[];
+}
+
+/**
+ * The fields an upload may carry besides the file.
+ *
+ * @example
+ * z.enum(UPLOAD_FIELDS)
+ */
+export const UPLOAD_FIELDS = ["caption", "labels", "category", "role"] as const;
+export type UploadField = (typeof UPLOAD_FIELDS)[number];
+
+/**
+ * The answer for bytes already stored: the stored record, unchanged, and which submitted fields
+ * differ from it (compared after the same normalisation an upload gets), so a client re-uploading
+ * with new metadata learns it was not applied instead of finding out later.
+ *
+ * @example
+ * duplicateOf(stored, { caption: "new words", role: "corpus" }) // { image: stored, created: false, notApplied: ["caption"] }
+ */
+export function duplicateOf(stored: ImageRow, given: GivenLabels & { role?: ImageRole }): IngestResult {
+  const notApplied: UploadField[] = [];
+  const caption = normalizeCaption(given.caption);
+  if (caption !== null && caption !== stored.caption) notApplied.push("caption");
+  const labels = normalizeLabels(given.labels ?? []);
+  const sameLabels = labels.length === stored.labels.length && labels.every((l) => stored.labels.includes(l));
+  if (labels.length > 0 && !sameLabels) notApplied.push("labels");
+  const category = given.category ? slugifyCategory(given.category) : undefined;
+  if (category !== undefined && category !== stored.category) notApplied.push("category");
+  if (given.role !== undefined && given.role !== stored.role) notApplied.push("role");
+  return { image: stored, created: false, notApplied };
 }
 
 async function removeAll(deps: StoreDeps, keys: string[]): Promise<void> {
@@ -52,7 +85,9 @@ async function removeAll(deps: StoreDeps, keys: string[]): Promise<void> {
 
 /**
  * Writes the blobs, then the rows; cleans up on failure. A duplicate found at insert time (a
- * concurrent upload of the same bytes won) returns that image with `created: false`.
+ * concurrent upload of the same bytes won) returns that image with `created: false` (the caller
+ * says which of its fields were not applied, `duplicateOf`). A database out of disk space is a
+ * `StorageFullError` (507), like a full blob store.
  *
  * @example
  * const { image, created } = await storeImage({ db, storage, log }, { id: newId(), sha256, role: "corpus", ... });
@@ -85,17 +120,22 @@ export async function storeImage(deps: StoreDeps, input: StoreInput): Promise<In
         caption: text.caption,
         labels: text.labels,
         category: text.category,
+        hypernyms: text.hypernyms ?? null,
         role: input.role,
         hexColors: input.hexColors,
       },
       input.embeddings,
     );
-    return { image, created: true };
+    return { image, created: true, notApplied: [] };
   } catch (error) {
     await removeAll(deps, [key, thumbKey]);
+    // SQLSTATE 53100 disk_full: the database shares the full disk; same answer as a full blob store.
+    if (error instanceof DatabaseQueryError && error.code === "53100") {
+      throw new StorageFullError("the database is out of disk space; nothing was stored", { cause: error });
+    }
     if (error instanceof DuplicateImageError) {
       const existing = error.existingId ? await getImage(deps.db, error.existingId) : await findImageBySha256(deps.db, input.sha256);
-      if (existing) return { image: existing, created: false };
+      if (existing) return { image: existing, created: false, notApplied: [] };
     }
     throw error;
   }

@@ -23,9 +23,17 @@ export interface BranchComponent {
 /** A candidate after fusion. */
 export interface FusedCandidate {
   id: string;
-  /** Σ weight / (k + rank) over the branches that found it. */
+  /** Σ weight / (k + rank) over the branches (and signals) that found it. */
   fused: number;
-  components: { text?: BranchComponent; vector?: BranchComponent };
+  /** `color`: the candidate's rank and score among those whose palette holds the query's colour words. */
+  components: { text?: BranchComponent; vector?: BranchComponent; color?: BranchComponent };
+}
+
+/** A fused signal scored from each candidate's stored palette (the query's colour words). */
+export interface PaletteSignal {
+  weight: number;
+  /** In [0, 1]; candidates scoring 0 are not in the signal's ranked list. */
+  score(hexColors: readonly string[]): number;
 }
 
 /** A fused candidate with its stored record. */
@@ -71,6 +79,33 @@ export function reciprocalRankFusion(text: readonly FulltextCandidate[], vector:
 }
 
 /**
+ * Fuses a palette signal into fused candidates as one more ranked list: the candidates with a
+ * score above 0, best first, each gaining weight / (k + rank); re-sorted (stable, so ties keep
+ * the branches' order).
+ *
+ * @example
+ * const boosted = fusePaletteSignal(fused, palettes, { weight: 1, score: (p) => (p.includes("#ffff00") ? 1 : 0) }, 60);
+ */
+export function fusePaletteSignal(
+  fused: readonly FusedCandidate[],
+  palettes: ReadonlyMap<string, readonly string[]>,
+  signal: PaletteSignal,
+  k: number,
+): FusedCandidate[] {
+  const scored = fused
+    .map((f) => ({ f, score: signal.score(palettes.get(f.id) ?? []) }))
+    .filter((s) => s.score > 0)
+    .sort((a, b) => b.score - a.score);
+  const ranks = new Map(scored.map((s, i) => [s.f.id, { rank: i + 1, score: s.score }]));
+  return fused
+    .map((f) => {
+      const color = ranks.get(f.id);
+      return color ? { ...f, fused: f.fused + signal.weight / (k + color.rank), components: { ...f.components, color } } : f;
+    })
+    .sort((a, b) => b.fused - a.fused);
+}
+
+/**
  * `search.fuse`: fuses both branches, loads the records of the best fused candidates, and applies
  * `keep` (the colour filter, which runs here over the over-fetched candidates because palettes
  * are compared in CIEDE2000, not in SQL) to their palettes alone, so only the survivors that
@@ -87,6 +122,8 @@ export async function fuseStage(
     settings: FusionSettings;
     /** A palette filter: applied to every fused candidate before any record is loaded. */
     keep?: (hexColors: readonly string[]) => boolean;
+    /** A palette signal (colour words) fused before `keep`, from the same palette read. */
+    palette?: PaletteSignal;
     /** Load records for only the best this many (after `keep`; default: all). */
     hydrate?: number;
   },
@@ -95,13 +132,16 @@ export async function fuseStage(
     SPAN.searchFuse,
     { "search.rrf_k": input.settings.k, "search.weight.text": input.settings.weights.text, "search.weight.vector": input.settings.weights.vector },
     async (span) => {
-      const all = reciprocalRankFusion(input.text, input.vector, input.settings);
+      let all = reciprocalRankFusion(input.text, input.vector, input.settings);
       let kept = all;
-      if (input.keep && all.length > 0) {
+      if ((input.keep || input.palette) && all.length > 0) {
+        const palettes = new Map((await palettesByIds(deps.db.db, all.map((f) => f.id))).map((p) => [p.id, p.hexColors]));
+        if (input.palette) {
+          all = fusePaletteSignal(all, palettes, input.palette, input.settings.k);
+          span.setAttributes({ "search.weight.color": input.palette.weight, "search.color.boosted": all.filter((f) => f.components.color).length });
+        }
         const keep = input.keep;
-        const palettes = await palettesByIds(deps.db.db, all.map((f) => f.id));
-        const passing = new Set(palettes.filter((p) => keep(p.hexColors)).map((p) => p.id));
-        kept = all.filter((f) => passing.has(f.id));
+        kept = keep ? all.filter((f) => keep(palettes.get(f.id) ?? [])) : all;
       }
       const fused = input.hydrate === undefined ? kept : kept.slice(0, input.hydrate);
       const rows = fused.length === 0 ? [] : await getImagesByIds(deps.db.db, fused.map((f) => f.id));

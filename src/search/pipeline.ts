@@ -8,6 +8,7 @@ import type { ImageRole, ImageRow } from "../db/schema.ts";
 import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
 import type { Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
+import { colorWordsIn, filterColor, paletteMatch, type QueryColor } from "./color-words.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
@@ -34,7 +35,7 @@ export interface SearchRequest {
   imageId?: string;
   limit: number;
   filters?: { category?: string; role?: ImageRole; color?: string };
-  fusion?: { k?: number; weights?: { text?: number; vector?: number }; overfetch?: number };
+  fusion?: { k?: number; weights?: { text?: number; vector?: number; color?: number }; overfetch?: number };
   rerank?: { weight?: number };
 }
 
@@ -47,6 +48,8 @@ export interface SearchHit {
   components: {
     text?: BranchComponent;
     vector?: BranchComponent;
+    /** Rank and score among the candidates whose palette holds the query's colour words. */
+    color?: BranchComponent;
     rerank?: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
   };
 }
@@ -64,6 +67,8 @@ export interface SearchExplain {
   fusion: FusionSettings & { branchK: number };
   rerank: { weight: number; topN: number; source: "offline" | "gemini"; query: string; fallbackReason?: string };
   color?: { hex: string; threshold: number; mode: "post-filter over over-fetched candidates" };
+  /** Colour words found in the query and how they were fused (absent when the query names no colour). */
+  colorWords?: { colors: { words: string; name: string; anchors: string[] }[]; weight: number; threshold: number; boosted: number; source: string };
   candidates: { text: number; vector: number; fused: number };
   stageMs: StageMs;
 }
@@ -165,12 +170,17 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   ]);
 
   const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;
+  const queryColors: QueryColor[] = query !== "" ? colorWordsIn(query) : [];
+  const colorWordWeight = clamp(request.fusion?.weights?.color, 0, 10, config.search.colorWordWeight);
+  const colorWords = queryColors.length > 0 && colorWordWeight > 0 ? (hexColors: readonly string[]) => paletteMatch(queryColors, hexColors, config.search.colorThreshold).score : undefined;
+  const palette = colorWords ? { weight: colorWordWeight, score: colorWords } : undefined;
   const fused = await timed(stageMs, "fuse", () =>
     fuseStage(deps, {
       text: text.hits,
       vector: vectorHits,
       settings: fusion,
       keep,
+      palette,
       hydrate: topN,
     }),
   );
@@ -180,7 +190,8 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       candidates: fused,
       weight: rerankWeight,
       topN,
-      color: color ? { hex: color, threshold: config.search.colorThreshold } : undefined,
+      // The colour filter's colour, else the query's colour words: how well each palette holds it.
+      color: color ? (hexColors) => paletteMatch([filterColor(color)], hexColors, config.search.colorThreshold).score : colorWords,
     }),
   );
 
@@ -202,6 +213,16 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       fusion: { ...fusion, branchK },
       rerank: { weight: rerankWeight, topN, source: reranked.source, query: textQuery, fallbackReason: reranked.fallbackReason },
       color: color ? { hex: color, threshold: config.search.colorThreshold, mode: "post-filter over over-fetched candidates" } : undefined,
+      colorWords:
+        queryColors.length > 0
+          ? {
+              colors: queryColors.map((c) => ({ words: c.words, name: c.name, anchors: c.anchors.map((a) => `${a.keyword} ${a.hex}`) })),
+              weight: colorWordWeight,
+              threshold: config.search.colorThreshold,
+              boosted: fused.filter((f) => f.components.color).length,
+              source: "CSS Color 4 named colours, CIEDE2000 to the stored palette",
+            }
+          : undefined,
       candidates: { text: text.hits.length, vector: vectorHits.length, fused: fused.length },
       stageMs,
     },

@@ -3,7 +3,6 @@ import type { Logger } from "../log.ts";
 import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import type { ImageRow } from "../db/schema.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
-import { hexToLab, paletteDistance } from "./color.ts";
 import { normalizeQuery } from "./expand.ts";
 import type { HydratedCandidate } from "./fuse.ts";
 
@@ -17,7 +16,7 @@ export interface RerankFeatures {
   phrase: number;
   /** A query word is the image's category. */
   category: number;
-  /** 1 − ΔE00 / threshold to the nearest palette colour; only with a colour filter. */
+  /** How well the palette holds the colour filter's or the query's colour words (1 − ΔE00 / threshold, see color-words.ts); only with either. */
   color?: number;
 }
 
@@ -65,7 +64,7 @@ export function offlineFeatures(
   wordVectors: WordVectors,
   original: string | QueryWords,
   image: Pick<ImageRow, "caption" | "labels" | "category" | "hexColors">,
-  color?: { hex: string; threshold: number },
+  color?: (hexColors: readonly string[]) => number,
 ): RerankFeatures {
   const q = typeof original === "string" ? queryWords(wordVectors, original) : original;
   const caption = normalizeQuery(image.caption ?? "");
@@ -98,11 +97,7 @@ export function offlineFeatures(
   const n = Math.max(1, q.words.length);
   const phrase = q.phrase && (caption.includes(q.phrase) || labelText.some((l) => l.includes(q.phrase))) ? 1 : 0;
   const features: RerankFeatures = { coverage: coverage / n, labels: labels / n, phrase, category: categoryHit };
-  if (color) {
-    const target = hexToLab(color.hex);
-    const distance = target ? paletteDistance(target, image.hexColors) : Infinity;
-    features.color = Number.isFinite(distance) ? Math.max(0, 1 - distance / Math.max(color.threshold, 1e-6)) : 0;
-  }
+  if (color) features.color = color(image.hexColors);
   return features;
 }
 
@@ -177,7 +172,7 @@ export interface RerankDeps {
  */
 export async function rerankStage(
   deps: RerankDeps,
-  input: { original: string; candidates: readonly HydratedCandidate[]; weight: number; topN: number; color?: { hex: string; threshold: number } },
+  input: { original: string; candidates: readonly HydratedCandidate[]; weight: number; topN: number; color?: (hexColors: readonly string[]) => number },
 ): Promise<{ ranked: RerankedCandidate[]; source: "offline" | "gemini"; fallbackReason?: string }> {
   return deps.telemetry.tracedSpan(SPAN.searchRerank, { "search.rerank.weight": input.weight, "search.rerank.top_n": input.topN }, async (span) => {
     await deps.wordVectors.ready();

@@ -25,7 +25,7 @@ export const STORAGE_ATTR = {
 
 /**
  * Wraps a store so `put` is a `storage.put` span and `get`/`getStream`/`head` are `storage.get`
- * spans (CLIENT for S3, INTERNAL for local files); `delete`, `list` and `readUrl` run inside
+ * spans (CLIENT for S3, INTERNAL for local files); `delete`, `list`, the scratch calls and `readUrl` run inside
  * whatever span called them.
  *
  * @example
@@ -63,6 +63,8 @@ export function tracedBlobStore(inner: BlobStore, telemetry: Telemetry): BlobSto
     head: (key) => read("head", key, () => inner.head(key)),
     delete: (key) => inner.delete(key),
     list: (prefix) => inner.list(prefix),
+    listScratch: () => inner.listScratch(),
+    removeScratch: (entry) => inner.removeScratch(entry),
     readUrl: (key, options) => inner.readUrl(key, options),
     close: () => inner.close(),
   };

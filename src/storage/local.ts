@@ -2,14 +2,16 @@
  * The embedded blob store: files under `<dataDir>/blobs`. Writes go to a temp file that is
  * renamed into place, so a reader sees the whole blob or none. Metadata (content type, cache
  * control, sha256 ETag) sits in `blobs/.meta/<key>.json`; `.meta` and `.tmp` can never be keys
- * because key segments start with a letter or digit.
+ * because key segments start with a letter or digit. A write that fails (a full disk included)
+ * removes its temp files before it throws; one cut short by a crash leaves them in `.tmp`, where
+ * `listScratch` finds them for the start-up reconciliation.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { assertValidKey, assertValidPrefix } from "./keys.ts";
-import type { Blob, BlobBody, BlobInfo, BlobStore, BlobStream, PutOptions } from "./types.ts";
-import { InvalidKeyError } from "./types.ts";
+import type { Blob, BlobBody, BlobInfo, BlobStore, BlobStream, PutOptions, ScratchEntry } from "./types.ts";
+import { InvalidKeyError, StorageFullError } from "./types.ts";
 
 interface Meta {
   contentType: string;
@@ -31,6 +33,14 @@ const TYPE_BY_EXT: Record<string, string> = {
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** A full disk or quota becomes `StorageFullError` (HTTP 507); other errors pass through. */
+function asStorageError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === "ENOSPC") return new StorageFullError("blob storage is full: no space left on the device", { cause: error });
+  if (code === "EDQUOT") return new StorageFullError("blob storage is full: disk quota exceeded", { cause: error });
+  return error;
 }
 
 /**
@@ -89,14 +99,13 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
     };
   }
 
-  async function writeTemp(body: BlobBody): Promise<{ temp: string; size: number; sha256: string }> {
-    await ensureDirs();
-    const temp = join(tmpRoot, randomUUID());
+  /** Streams or writes `body` to `temp`; the caller removes `temp` when this throws. */
+  async function writeTemp(temp: string, body: BlobBody): Promise<{ size: number; sha256: string }> {
     const hash = createHash("sha256");
     if (body instanceof Uint8Array) {
       hash.update(body);
       await writeFile(temp, body, { flag: "wx" });
-      return { temp, size: body.byteLength, sha256: hash.digest("hex") };
+      return { size: body.byteLength, sha256: hash.digest("hex") };
     }
     const handle = await open(temp, "wx");
     let size = 0;
@@ -107,15 +116,13 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
         await handle.write(chunk);
       }
       await handle.sync();
-    } catch (error) {
+    } finally {
       await handle.close();
-      await rm(temp, { force: true });
-      throw error;
     }
-    await handle.close();
-    return { temp, size, sha256: hash.digest("hex") };
+    return { size, sha256: hash.digest("hex") };
   }
 
+  /** Paths of the files under `dir`; at the root, `.meta` and `.tmp` are skipped. */
   async function walk(dir: string, out: string[]): Promise<void> {
     let entries;
     try {
@@ -128,7 +135,19 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
       const path = join(dir, entry.name);
       if (dir === root && (entry.name === ".meta" || entry.name === ".tmp")) continue;
       if (entry.isDirectory()) await walk(path, out);
-      else if (entry.isFile()) out.push(relative(root, path).split(sep).join("/"));
+      else if (entry.isFile()) out.push(path);
+    }
+  }
+
+  const keyOf = (base: string, path: string) => relative(base, path).split(sep).join("/");
+
+  async function scratchEntry(path: string, kind: ScratchEntry["kind"]): Promise<ScratchEntry | null> {
+    try {
+      const stats = await stat(path);
+      return { name: keyOf(root, path), kind, size: stats.size, lastModified: stats.mtime };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
     }
   }
 
@@ -138,21 +157,26 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
     async put(key: string, body: BlobBody, options: PutOptions): Promise<BlobInfo> {
       const path = pathOf(root, key);
       const metaPath = pathOf(metaRoot, key, ".json");
-      const { temp, size, sha256 } = await writeTemp(body);
-      const meta: Meta = { contentType: options.contentType, cacheControl: options.cacheControl, etag: `"${sha256}"`, size };
+      const temp = join(tmpRoot, randomUUID());
       const metaTemp = `${temp}.json`;
+      let metaPlaced = false;
       try {
+        await ensureDirs();
+        const { size, sha256 } = await writeTemp(temp, body);
+        const meta: Meta = { contentType: options.contentType, cacheControl: options.cacheControl, etag: `"${sha256}"`, size };
         await writeFile(metaTemp, JSON.stringify(meta), { flag: "wx" });
         await mkdir(dirname(path), { recursive: true });
         await mkdir(dirname(metaPath), { recursive: true });
         await rename(metaTemp, metaPath);
+        metaPlaced = true;
         await rename(temp, path);
+        return { key, size, contentType: meta.contentType, etag: meta.etag, cacheControl: meta.cacheControl, lastModified: new Date() };
       } catch (error) {
-        await rm(temp, { force: true });
-        await rm(metaTemp, { force: true });
-        throw error;
+        // A failed write leaves nothing: no temp file, no metadata without its blob.
+        const leftovers = [temp, metaTemp, ...(metaPlaced ? [metaPath] : [])];
+        await Promise.all(leftovers.map((p) => rm(p, { force: true }).catch(() => {})));
+        throw asStorageError(error);
       }
-      return { key, size, contentType: meta.contentType, etag: meta.etag, cacheControl: meta.cacheControl, lastModified: new Date() };
     },
 
     async get(key: string): Promise<Blob | null> {
@@ -192,9 +216,43 @@ export async function createLocalBlobStore(dataDir: string): Promise<BlobStore> 
       assertValidPrefix(prefix);
       const slash = prefix.lastIndexOf("/");
       const start = slash < 0 ? root : join(root, prefix.slice(0, slash));
-      const keys: string[] = [];
-      await walk(start, keys);
-      return keys.filter((k) => k.startsWith(prefix)).sort();
+      const paths: string[] = [];
+      await walk(start, paths);
+      return paths
+        .map((p) => keyOf(root, p))
+        .filter((k) => k.startsWith(prefix))
+        .sort();
+    },
+
+    async listScratch(): Promise<ScratchEntry[]> {
+      const found: Array<Promise<ScratchEntry | null>> = [];
+      let temps: string[] = [];
+      try {
+        temps = await readdir(tmpRoot);
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+      for (const name of temps) found.push(scratchEntry(join(tmpRoot, name), "temp"));
+      const metas: string[] = [];
+      await walk(metaRoot, metas);
+      for (const metaPath of metas) {
+        const key = keyOf(metaRoot, metaPath).replace(/\.json$/, "");
+        const blobPath = resolve(root, key);
+        found.push(
+          stat(blobPath).then(
+            () => null,
+            (error) => (isMissing(error) ? scratchEntry(metaPath, "orphan-metadata") : Promise.reject(error)),
+          ),
+        );
+      }
+      return (await Promise.all(found)).filter((e): e is ScratchEntry => e !== null).sort((a, b) => a.name.localeCompare(b.name));
+    },
+
+    async removeScratch(entry: ScratchEntry): Promise<void> {
+      const path = resolve(root, entry.name);
+      const inside = [tmpRoot, metaRoot].some((base) => path.startsWith(base + sep));
+      if (!inside) throw new InvalidKeyError(entry.name);
+      await rm(path, { force: true });
     },
 
     async readUrl(): Promise<string | undefined> {

@@ -15,8 +15,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { assertValidKey, assertValidPrefix } from "./keys.ts";
-import type { Blob, BlobBody, BlobInfo, BlobStore, BlobStream, PutOptions } from "./types.ts";
-import { StorageUnavailableError } from "./types.ts";
+import type { Blob, BlobBody, BlobInfo, BlobStore, BlobStream, PutOptions, ScratchEntry } from "./types.ts";
+import { StorageFullError, StorageUnavailableError } from "./types.ts";
 
 export interface S3StoreSettings {
   bucket: string;
@@ -79,6 +79,10 @@ export function createS3BlobStore(settings: S3StoreSettings): BlobStore {
     } catch (error) {
       if (isNotFound(error)) throw error;
       const status = statusOf(error);
+      // S3-compatible servers on their own disks (MinIO: XMinioStorageFull) answer 507 when full.
+      if (status === 507 || (error as Error)?.name === "XMinioStorageFull") {
+        throw new StorageFullError(`blob storage ${operation} failed: the storage server is out of space`, { cause: error });
+      }
       if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) throw error;
       const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : (error as Error)?.message || String(error);
       throw new StorageUnavailableError(`blob storage ${operation} failed: ${reason}`, { cause: error });
@@ -183,6 +187,13 @@ export function createS3BlobStore(settings: S3StoreSettings): BlobStore {
       } while (token);
       return keys.sort();
     },
+
+    // PutObject (the only write here) lands whole or not at all, so S3 never holds a partial blob.
+    async listScratch(): Promise<ScratchEntry[]> {
+      return [];
+    },
+
+    async removeScratch(): Promise<void> {},
 
     async readUrl(key: string, options: { ttlSeconds?: number } = {}): Promise<string | undefined> {
       assertValidKey(key);

@@ -62,8 +62,24 @@ export interface BlobStore {
    * service itself must serve the bytes (local files).
    */
   readUrl(key: string, options?: { ttlSeconds?: number }): Promise<string | undefined>;
+  /**
+   * Leftovers of interrupted writes that belong to no blob: temp files and metadata without a
+   * blob (local files). S3 has none: a PutObject lands whole or not at all.
+   */
+  listScratch(): Promise<ScratchEntry[]>;
+  /** Removes one leftover; an absent one is not an error. */
+  removeScratch(entry: ScratchEntry): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** A leftover of an interrupted write (see `BlobStore.listScratch`). */
+export interface ScratchEntry {
+  /** Store-specific name (a path under the store's root). */
+  name: string;
+  kind: "temp" | "orphan-metadata";
+  size: number;
+  lastModified: Date;
 }
 
 /**
@@ -88,5 +104,18 @@ export class InvalidKeyError extends Error {
 export class StorageUnavailableError extends ClientFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(503, "storage_unavailable", message, options);
+  }
+}
+
+/**
+ * The blob store has no room for the write (ENOSPC/EDQUOT locally, 507 from an S3-compatible
+ * server). Nothing of the write is left behind; the HTTP layer answers 507.
+ *
+ * @example
+ * throw new StorageFullError("blob storage is full: no space left on the device");
+ */
+export class StorageFullError extends ClientFacingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(507, "storage_full", message, options);
   }
 }

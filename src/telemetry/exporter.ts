@@ -62,7 +62,8 @@ export class FetchTransport implements IExporterTransport {
       const response = await fetch(this.url, {
         method: "POST",
         headers: this.headers,
-        body,
+        // The encoder's bodies sit on plain ArrayBuffers (the interface types any Uint8Array).
+        body: body as Uint8Array<ArrayBuffer>,
         signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(Math.max(1, timeoutMs))]),
       });
       const data = new Uint8Array(await response.arrayBuffer());

@@ -8,10 +8,17 @@ import type { AppEnv } from "../app.ts";
 import { NotFoundError } from "../errors.ts";
 import { rateLimit } from "../rate-limit.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
+import type { GenerateAnswer, GenerationPage, GenerationRecord } from "../schemas/responses.ts";
 import { jsonBody, validate } from "../validation.ts";
 
-/** HTTP status for each way a generation can fail. */
-const FAILURE_STATUS: Record<string, ContentfulStatusCode> = {
+/**
+ * HTTP status for each way a generation can fail (`internal` is a 500); the OpenAPI document lists
+ * the kinds under these statuses.
+ *
+ * @example
+ * FAILURE_STATUS.safety_blocked // 422
+ */
+export const FAILURE_STATUS: Record<string, ContentfulStatusCode> = {
   safety_blocked: 422,
   upstream_error: 502,
   no_image: 502,
@@ -28,7 +35,7 @@ const imagePath = (id: string) => `/api/generations/${id}/image`;
  * @example
  * c.json(generationView(row));
  */
-export function generationView(row: GenerationRow) {
+export function generationView(row: GenerationRow): GenerationRecord {
   const succeeded = row.status === "succeeded" && row.outputKey !== null;
   return {
     id: row.id,
@@ -86,13 +93,13 @@ export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
           hexColors: view.hexColors,
           seed: row.parameters.seed,
           traceId: c.get("traceId") ?? row.traceId,
-        },
+        } satisfies GenerateAnswer,
         201,
       );
     })
     .get("/generations", validate("query", GenerationListQuery), async function listGenerationPage(c) {
       const page = await listGenerations(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(generationView), nextCursor: page.nextCursor });
+      return c.json({ items: page.items.map(generationView), nextCursor: page.nextCursor } satisfies GenerationPage);
     })
     .get("/generations/:id", async function getGenerationRecord(c) {
       const row = await getGeneration(deps.db, c.req.param("id"));

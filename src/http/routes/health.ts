@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Database } from "../../db/client.ts";
 import type { AppEnv } from "../app.ts";
+import type { Liveness, Readiness } from "../schemas/responses.ts";
 
 /** The readiness probe's route. */
 export const READINESS_ROUTE = "/health/ready";
@@ -44,12 +45,12 @@ async function databaseAnswers(database: Database): Promise<boolean> {
 export function healthRoutes(deps: HealthDeps) {
   return new Hono<AppEnv>()
     .get("/health", function liveness(c) {
-      return c.json({ status: "ok" as const }, 200);
+      return c.json({ status: "ok" } satisfies Liveness, 200);
     })
     .get(READINESS_ROUTE, async function readiness(c) {
-      if (deps.isDraining?.()) return c.json({ status: "draining" as const }, 503);
-      if (deps.isReady && !deps.isReady()) return c.json({ status: "starting" as const }, 503);
-      if (deps.database && !(await databaseAnswers(deps.database))) return c.json({ status: "database_unavailable" as const }, 503);
-      return c.json({ status: "ready" as const }, 200);
+      if (deps.isDraining?.()) return c.json({ status: "draining" } satisfies Readiness, 503);
+      if (deps.isReady && !deps.isReady()) return c.json({ status: "starting" } satisfies Readiness, 503);
+      if (deps.database && !(await databaseAnswers(deps.database))) return c.json({ status: "database_unavailable" } satisfies Readiness, 503);
+      return c.json({ status: "ready" } satisfies Readiness, 200);
     });
 }

@@ -14,6 +14,7 @@ import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from ".
 import { uploadLimit } from "../limits.ts";
 import { IdParam } from "../schemas/common.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
+import type { ImagePage, ImageRecord, UploadAnswer } from "../schemas/responses.ts";
 import { parseWith, validate } from "../validation.ts";
 
 /**
@@ -22,7 +23,7 @@ import { parseWith, validate } from "../validation.ts";
  * @example
  * imageRecord(row) // { id, width, height, mimeType, hexColors, labels, caption, category, role, url, thumbnailUrl, createdAt, ... }
  */
-export function imageRecord(row: ImageRow) {
+export function imageRecord(row: ImageRow): ImageRecord {
   return {
     id: row.id,
     width: row.width,
@@ -120,7 +121,7 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
   return new Hono<AppEnv>()
     .post("/images", uploadLimit(config), async function uploadImage(c) {
       const { file, fields } = await readUpload(c);
-      const { image, created } = await ingestImage(deps, {
+      const { image, created, notApplied } = await ingestImage(deps, {
         bytes: new Uint8Array(await file.arrayBuffer()),
         caption: fields.caption,
         labels: fields.labels,
@@ -128,12 +129,16 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
         role: fields.role,
         originalName: file.name,
       });
-      if (created) c.header("Location", `/api/images/${image.id}`);
-      return c.json(imageRecord(image), created ? 201 : 200);
+      if (created) {
+        c.header("Location", `/api/images/${image.id}`);
+        return c.json({ ...imageRecord(image), duplicate: false } satisfies UploadAnswer, 201);
+      }
+      // The same bytes are stored already: that record, unchanged, and what was not applied.
+      return c.json({ ...imageRecord(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
     })
     .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
       const page = await listImages(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor });
+      return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor } satisfies ImagePage);
     })
     .get("/images/:id", validate("param", IdParam), async function getImageRecord(c) {
       return c.json(imageRecord(await findImage(deps, c.req.valid("param").id)));

@@ -3,6 +3,7 @@ import { searchImages, type SearchDeps, type SearchOutcome } from "../../search/
 import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
 import { rateLimit } from "../rate-limit.ts";
+import type { SearchAnswer } from "../schemas/responses.ts";
 import { SearchBody, SearchQuery } from "../schemas/search.ts";
 import { jsonBody, validate } from "../validation.ts";
 import { imageRecord } from "./images.ts";
@@ -18,7 +19,7 @@ function answer(c: Context<AppEnv>, outcome: SearchOutcome, explain: boolean) {
     })),
     traceId: c.get("traceId"),
     ...(explain ? { explain: outcome.explain } : {}),
-  });
+  } satisfies SearchAnswer);
 }
 
 /**

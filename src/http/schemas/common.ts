@@ -54,7 +54,9 @@ export function clientText(options: { max: number; multiline?: boolean }) {
       const where = controlCharacter(text, { multiline });
       if (where) ctx.addIssue({ code: "custom", message: `must not contain control characters (${where})`, abort: true });
     })
-    .pipe(z.string().max(options.max, `must be at most ${options.max} characters`));
+    .pipe(z.string().max(options.max, `must be at most ${options.max} characters`))
+    // The limit sits behind the pipe, which a JSON Schema of the input does not show; say it here.
+    .meta({ maxLength: options.max });
 }
 
 /**
@@ -102,7 +104,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
  * @example
  * z.object({ imageId: uuid.optional() });
  */
-export const uuid = z.string(onType("must be a string")).refine(isUuid, "must be a UUID");
+export const uuid = z.string(onType("must be a string")).refine(isUuid, "must be a UUID").meta({ format: "uuid" });
 
 /**
  * An opaque page cursor as issued in `nextCursor` (its contents are checked where it is decoded).

@@ -19,7 +19,8 @@ export const UploadFields = z.object({
     .transform((v) => v.split(",").map((l) => l.trim()).filter((l) => l !== ""))
     .optional(),
   category: category.optional(),
-  role: oneOf(IMAGE_ROLES).default("corpus"),
+  // No default: a duplicate upload reports a role as not applied only when the client sent one.
+  role: oneOf(IMAGE_ROLES).optional(),
 });
 
 /**

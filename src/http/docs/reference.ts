@@ -1,0 +1,159 @@
+/**
+ * The API reference page at `/docs`: Swagger UI from `swagger-ui-dist` (its bundle and stylesheet
+ * ship in the package, 12 MB with no runtime dependency; Scalar's standalone bundle comes only
+ * inside `@scalar/api-reference`, which installs 275 packages and 286 MB) served by this service
+ * under content-hashed names, so the page works with no network and loads nothing from a CDN.
+ */
+import { dirname, join } from "node:path";
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { parseAccept } from "hono/utils/accept";
+import { NotFoundError } from "../errors.ts";
+
+const DIST = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
+const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/**
+ * Scripts, styles and requests only from this origin; Swagger UI sets inline styles and draws
+ * icons as data: SVG.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+// Started by the page's last script, after the bundle. Relative URLs keep the page working behind a
+// path prefix. `validatorUrl: null`: no badge fetched from validator.swagger.io.
+const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
+  url: "openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  tryItOutEnabled: false,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout",
+});
+`;
+
+/** A file served from memory, raw and gzip-compressed. */
+export interface Asset {
+  name: string;
+  contentType: string;
+  etag: string;
+  raw: Uint8Array<ArrayBuffer>;
+  gzip: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * A response body kept in memory in both encodings, compressed once: gzip of the 1.7 MB bundle
+ * costs 45–180 ms on this machine, which `hono/compress` would pay again on every request.
+ *
+ * @example
+ * const asset = memoryAsset("docs.js", "text/javascript; charset=utf-8", new TextEncoder().encode(code));
+ */
+export function memoryAsset(base: string, contentType: string, raw: Uint8Array<ArrayBuffer>): Asset {
+  const hash = new Bun.CryptoHasher("sha256").update(raw).digest("hex").slice(0, 12);
+  const dot = base.lastIndexOf(".");
+  return { name: `${base.slice(0, dot)}-${hash}${base.slice(dot)}`, contentType, etag: `"${hash}"`, raw, gzip: Bun.gzipSync(raw) };
+}
+
+/**
+ * The asset in the encoding the client accepts (gzip unless `Accept-Encoding` refuses it), with
+ * `ETag` and a 304 for a matching `If-None-Match`.
+ *
+ * @example
+ * return sendAsset(c, asset, "no-cache");
+ */
+export function sendAsset(c: Context, asset: Asset, cacheControl: string): Response {
+  const headers: Record<string, string> = {
+    "Content-Type": asset.contentType,
+    "Cache-Control": cacheControl,
+    ETag: asset.etag,
+    Vary: "Accept-Encoding",
+    "X-Content-Type-Options": "nosniff",
+  };
+  if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, headers);
+  const accepted = parseAccept(c.req.header("accept-encoding") ?? "");
+  const gzip = accepted.some((a) => (a.type === "gzip" || a.type === "*") && a.q > 0) && !accepted.some((a) => a.type === "gzip" && a.q === 0);
+  if (gzip) headers["Content-Encoding"] = "gzip";
+  const body = gzip ? asset.gzip : asset.raw;
+  headers["Content-Length"] = String(body.byteLength);
+  return c.body(body, 200, headers);
+}
+
+/** The page and its assets, read and compressed on the first request. */
+export interface ApiReference {
+  /** `GET /docs` */
+  page(c: Context): Promise<Response>;
+  /** `GET /docs/assets/:name` */
+  asset(c: Context): Promise<Response>;
+}
+
+/** The page's three files, and every asset by its hashed name. */
+interface Assets {
+  css: Asset;
+  bundle: Asset;
+  init: Asset;
+  byName: Map<string, Asset>;
+}
+
+async function loadAssets(): Promise<Assets> {
+  const file = async (name: string) => new Uint8Array(await Bun.file(join(DIST, name)).arrayBuffer());
+  const css = memoryAsset("swagger-ui.css", "text/css; charset=utf-8", await file("swagger-ui.css"));
+  const bundle = memoryAsset("swagger-ui-bundle.js", "text/javascript; charset=utf-8", await file("swagger-ui-bundle.js"));
+  const init = memoryAsset("docs.js", "text/javascript; charset=utf-8", new TextEncoder().encode(INIT_SCRIPT));
+  return { css, bundle, init, byName: new Map([css, bundle, init].map((a) => [a.name, a])) };
+}
+
+/**
+ * Swagger UI over `/openapi.json`, its files served from this service (`/docs/assets/…`).
+ *
+ * @example
+ * const reference = createApiReference();
+ * app.get("/docs", (c) => reference.page(c));
+ * app.get("/docs/assets/:name", (c) => reference.asset(c));
+ */
+export function createApiReference(): ApiReference {
+  let loading: Promise<Assets> | undefined;
+  const assets = () =>
+    (loading ??= loadAssets().catch((error: unknown) => {
+      loading = undefined; // a failed read is retried by the next request, not remembered
+      throw error;
+    }));
+  return {
+    async page(c) {
+      const { css, bundle, init } = await assets();
+      const url = (asset: Asset) => `docs/assets/${asset.name}`;
+      c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+      c.header("X-Content-Type-Options", "nosniff");
+      c.header("Referrer-Policy", "same-origin");
+      return c.html(html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Hybrid Image Search · API reference</title>
+    <link rel="stylesheet" href="${url(css)}" />
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="${url(bundle)}"></script>
+    <script src="${url(init)}"></script>
+  </body>
+</html>`);
+    },
+    async asset(c) {
+      const asset = (await assets()).byName.get(c.req.param("name") ?? "");
+      if (!asset) throw new NotFoundError(`no asset ${c.req.path}`);
+      return sendAsset(c, asset, IMMUTABLE);
+    },
+  };
+}

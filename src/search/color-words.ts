@@ -1,0 +1,78 @@
+/**
+ * Colour words in a query ("yellow flowers", "a dark green door") as a fusion signal: the
+ * candidates whose stored palette holds the colour, by the same CIEDE2000 distance and threshold
+ * as the `color` filter, form a ranked list fused beside the text and vector branches with its
+ * own weight (`SEARCH_COLOR_WORD_WEIGHT`). A boost, never a filter: an image without the colour
+ * keeps what the branches gave it. The words and their Lab anchors: src/ingest/color-names.ts.
+ */
+import { colorName, type ColorAnchor } from "../ingest/color-names.ts";
+import { hexToLab, paletteDistance } from "./color.ts";
+import { normalizeQuery } from "./expand.ts";
+
+/** A colour a query names. */
+export interface QueryColor {
+  /** The words as written ("grey", "light blue"). */
+  words: string;
+  /** The listed colour ("gray", "light blue"). */
+  name: string;
+  anchors: readonly ColorAnchor[];
+}
+
+/**
+ * The colours a query names, in order, each once. "light"/"pale"/"dark"/"deep" before a colour
+ * pick CSS's shade of it where there is one.
+ *
+ * @example
+ * colorWordsIn("Yellow flowers by a light-blue door").map((c) => c.name); // ["yellow", "light blue"]
+ */
+export function colorWordsIn(query: string): QueryColor[] {
+  const words = normalizeQuery(query).split(" ");
+  const found = new Map<string, QueryColor>();
+  words.forEach((word, i) => {
+    const color = colorName(word, words[i - 1]);
+    if (!color || found.has(color.name)) return;
+    const shaded = color.name.includes(" ");
+    found.set(color.name, { words: shaded ? `${words[i - 1]} ${word}` : word, name: color.name, anchors: color.anchors });
+  });
+  return [...found.values()];
+}
+
+/**
+ * The `color` filter's `#rrggbb` as a query colour anchored at itself, so the reranker scores
+ * palettes against a filter and against colour words the same way.
+ *
+ * @example
+ * paletteMatch([filterColor("#c0392b")], ["#c13a2c"], 20).score; // ≈ 1
+ */
+export function filterColor(hex: string): QueryColor {
+  const lab = hexToLab(hex);
+  if (!lab) throw new RangeError(`not a #rrggbb colour: ${hex}`);
+  return { words: hex, name: hex, anchors: [{ keyword: hex, hex, lab }] };
+}
+
+/** How well one palette holds the query's colours. */
+export interface PaletteMatch {
+  /** Mean over the query's colours of max(0, 1 − ΔE00 / threshold), in [0, 1]. */
+  score: number;
+  /** Per colour, the smallest CIEDE2000 distance from any of its anchors to any palette colour. */
+  distances: Record<string, number>;
+}
+
+/**
+ * Scores a palette against the query's colours: each colour's nearest anchor-to-palette
+ * CIEDE2000 distance (the `color` filter's `paletteDistance`), turned into a closeness that is 0
+ * at `threshold` and beyond.
+ *
+ * @example
+ * paletteMatch(colorWordsIn("yellow flowers"), ["#ffd60a", "#386641"], 20).score; // ≈ 0.6
+ */
+export function paletteMatch(colors: readonly QueryColor[], palette: readonly string[], threshold: number): PaletteMatch {
+  const distances: Record<string, number> = {};
+  let sum = 0;
+  for (const color of colors) {
+    const d = Math.min(...color.anchors.map((a) => paletteDistance(a.lab, palette)));
+    distances[color.name] = Math.round(d * 100) / 100;
+    if (Number.isFinite(d)) sum += Math.max(0, 1 - d / Math.max(threshold, 1e-6));
+  }
+  return { score: colors.length === 0 ? 0 : sum / colors.length, distances };
+}

@@ -1,0 +1,110 @@
+/**
+ * The web app's routes: the pages (`/`, `/images/:id`, `/upload`, `/generate`,
+ * `/generations/:id`) and their assets (`/assets/:name`). Pages are server-rendered shells whose
+ * script talks to the JSON API like any other client.
+ */
+import { Hono, type Context } from "hono";
+import { html } from "hono/html";
+import type { Child } from "hono/jsx";
+import type { AppDeps, AppEnv } from "../http/app.ts";
+import { listCategories, type CategoryCount } from "../db/index.ts";
+import { createAssetStore, type AssetStore } from "./assets.ts";
+import { DetailBody, GenerateBody, SearchBody, UploadBody } from "./pages/forms.tsx";
+import { Layout } from "./pages/layout.tsx";
+import type { PageConfig, PageName } from "./shared/page-config.ts";
+import { readSearchState } from "./shared/search-state.ts";
+
+/** What the web app uses of the service's dependencies; `assets` replaces the built-in build (tests). */
+export type WebDeps = Pick<AppDeps, "config" | "database" | "log"> & { assets?: AssetStore };
+
+/**
+ * Scripts, styles and API calls only from this origin (nothing from a CDN); images from anywhere,
+ * since blobs on S3 are served by redirect to presigned URLs.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src * data: blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/**
+ * The web app, mounted at `/` by `createApp`.
+ *
+ * @example
+ * app.route("/", webRoutes(deps));
+ */
+export function webRoutes(deps: WebDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const assets = deps.assets ?? createAssetStore();
+  const { config } = deps;
+
+  // With PUBLIC_READS=false listing needs a key, so a page (served without one) names no category.
+  const privateReads = config.apiKeys.length > 0 && !config.publicReads;
+
+  async function categories(): Promise<CategoryCount[]> {
+    if (!deps.database || privateReads) return [];
+    try {
+      return await listCategories(deps.database.db);
+    } catch (error) {
+      // The page still works without the list; the filter then takes what the URL says.
+      deps.log.warn("web: categories unavailable", { error: (error as Error).message });
+      return [];
+    }
+  }
+
+  async function page(c: Context<AppEnv>, name: PageName, title: string, body: Child, id?: string): Promise<Response> {
+    const manifest = await assets.manifest();
+    const pageConfig: PageConfig = {
+      page: name,
+      authRequired: config.apiKeys.length > 0,
+      grafanaUrl: config.grafanaUrl,
+      grafanaTempoUid: config.grafanaTempoUid,
+      maxUploadBytes: config.ingest.maxUploadBytes,
+      id,
+    };
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "same-origin");
+    return c.html(html`<!DOCTYPE html>${(
+      <Layout title={title} config={pageConfig} assets={manifest}>
+        {body}
+      </Layout>
+    )}`);
+  }
+
+  const names = async () => (await categories()).map((c) => c.category);
+
+  app.get("/assets/:name", function webAsset(c) {
+    return assets.serve(c);
+  });
+
+  app.get("/", async function searchPage(c) {
+    const state = readSearchState(new URL(c.req.url).searchParams);
+    return page(c, "search", state.q ? `${state.q} · Search` : "Search", <SearchBody state={state} categories={await categories()} />);
+  });
+
+  app.get("/images/:id", function imagePage(c) {
+    return page(c, "image", "Image", <DetailBody id="image" />, c.req.param("id"));
+  });
+
+  app.get("/upload", async function uploadPage(c) {
+    return page(c, "upload", "Upload", <UploadBody maxUploadBytes={config.ingest.maxUploadBytes} categories={await names()} />);
+  });
+
+  app.get("/generate", async function generatePage(c) {
+    return page(c, "generate", "Generate", <GenerateBody categories={await names()} />);
+  });
+
+  app.get("/generations/:id", function generationPage(c) {
+    return page(c, "generation", "Generation", <DetailBody id="generation" />, c.req.param("id"));
+  });
+
+  return app;
+}
