@@ -33,20 +33,31 @@ const CORES = navigator.hardwareConcurrency;
 const PINNED = { server: "0", load: "1" };
 const scratch = mkdtempSync(join(tmpdir(), "bench-telemetry-http-"));
 
-/** wrk's request for the search cases: a different query every time (a counter in the text). */
+/**
+ * wrk's request for the search cases: a different query every time, from adjective × subject ×
+ * place (11,520 combinations), starting at a random one per wrk run. Only real words: a token the
+ * vocabulary lacks (a counter) would make every search scan all word vectors for neighbours.
+ */
 const SEARCH_LUA = join(scratch, "search.lua");
 writeFileSync(
   SEARCH_LUA,
-  `local words = {"red car", "quiet lake at dawn", "golden retriever in the snow", "city skyline at night", "cup of coffee",
-  "vintage bicycle", "misty mountain valley", "plate of pasta", "old lighthouse", "modern kitchen", "portrait in a studio",
-  "colorful parrot", "sushi on a white plate", "train at a station", "perfume on marble", "rustic bread"}
-local n = 0
+  `local adjectives = {"red", "blue", "green", "golden", "small", "large", "old", "modern", "quiet", "bright", "dark", "vintage", "colorful", "misty", "rustic", "elegant"}
+local subjects = {"car", "lake", "dog", "skyline", "coffee", "bicycle", "mountain", "pasta", "lighthouse", "kitchen", "portrait", "parrot",
+  "sushi", "train", "perfume", "bread", "cat", "bridge", "sofa", "beach", "tower", "horse", "cake", "camera"}
+local places = {"at dawn", "at night", "in the snow", "in the rain", "on a table", "in a studio", "by the sea", "in a forest",
+  "in the city", "at sunset", "in winter", "in summer", "on a road", "in a garden", "on a shelf", "in the fog", "at a market",
+  "in a cafe", "on a farm", "under a clear sky", "in autumn", "seen from above", "in close-up", "on film", "in black and white",
+  "after the rain", "in neon light", "with plants", "on marble", "at noon"}
+math.randomseed(os.time())
+local n = math.random(0, #adjectives * #subjects * #places - 1)
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 request = function()
   n = n + 1
-  local body = string.format('{"query":"%s %d","limit":10}', words[(n % #words) + 1], n)
-  return wrk.format(nil, "/api/search", nil, body)
+  local a = adjectives[(n % #adjectives) + 1]
+  local s = subjects[(math.floor(n / #adjectives) % #subjects) + 1]
+  local p = places[(math.floor(n / (#adjectives * #subjects)) % #places) + 1]
+  return wrk.format(nil, "/api/search", nil, string.format('{"query":"%s %s %s","limit":10}', a, s, p))
 end
 `,
 );

@@ -13,7 +13,6 @@ import { SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import { requestLog } from "../src/http/logging.ts";
 import { createLogger } from "../src/log.ts";
-import { newSpanId, newTraceId } from "../src/telemetry/ids.ts";
 import { routeOf } from "../src/telemetry/middleware.ts";
 import { createTelemetry, resolveTelemetryConfig, tracing, type BatchExporter } from "../src/telemetry/index.ts";
 import { fmt, loadAverage, median } from "./telemetry/processes.ts";
@@ -50,10 +49,6 @@ const headers: Step = (c, s) => {
   s.path = c.req.path;
   s.method = req.method;
 };
-const ids: Step = (_c, s) => {
-  s.traceId = newTraceId();
-  s.spanId = newSpanId();
-};
 const span: Step = (_c, s) => {
   s.span = telemetry.startSpan(s.method as string, {
     kind: SpanKind.SERVER,
@@ -84,8 +79,7 @@ const rungs: Array<[string, MiddlewareHandler[]]> = [
   ["no middleware", []],
   ["an empty async middleware", [ladder([], false, [])]],
   ["+ read traceparent, host, user-agent, path", [ladder([headers], false, [])]],
-  ["+ two ids (unused: the span makes its own)", [ladder([headers, ids], false, [])]],
-  ["+ sampler and span object (ids, attributes)", [ladder([headers, span], false, [])]],
+  ["+ sampler, ids, span object with attributes", [ladder([headers, span], false, [])]],
   ["+ context variables (span, traceId)", [ladder([headers, span, contextVariables], false, [])]],
   ["+ context store (AsyncLocalStorage run)", [ladder([headers, span, contextVariables], true, [])]],
   ["+ route lookup, name, status", [ladder([headers, span, contextVariables], true, [route])]],
