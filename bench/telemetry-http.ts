@@ -200,9 +200,12 @@ const overheadLine = (label: string, traced: string, untraced: string, target?: 
   const overhead = med(traced, (r) => r.server) - med(untraced, (r) => r.server);
   const ratio = med(traced, (r) => r.rps) / med(untraced, (r) => r.rps);
   const goal = target === undefined ? "" : ` (target ≤ ${target}) ${verdict(overhead <= target)}`;
+  // A server that is the bottleneck serves requests in inverse proportion to their CPU cost.
+  const cpuRatio = med(untraced, (r) => r.server) / med(traced, (r) => r.server);
   console.log(
     `${label}: tracing costs ${fmt(overhead, 1)} µs of server CPU per request${goal}; ` +
-      `req/s traced/untraced ${ratio.toFixed(2)}, rounds' own ratios ${pairedRatio(traced, untraced).toFixed(2)} (target ≥ 0.70) ${verdict(ratio >= 0.7)}`,
+      `req/s traced/untraced ${ratio.toFixed(2)}, rounds' own ratios ${pairedRatio(traced, untraced).toFixed(2)} (target ≥ 0.70) ${verdict(ratio >= 0.7)}; ` +
+      `by server CPU per request ${cpuRatio.toFixed(2)}`,
   );
 };
 overheadLine("trivial route, unpinned", "traced", "untraced", 5);
