@@ -44,7 +44,12 @@ export function flushBeforeExit(target: Flushable): () => void {
   };
 }
 
-/** Sinks the exit hook still holds (for tests of the hook itself). */
+/**
+ * Sinks the exit hook still holds (for tests of the hook itself).
+ *
+ * @example
+ * const before = hookedSinks();
+ */
 export function hookedSinks(): number {
   let n = 0;
   for (const ref of live) if (ref.deref()) n++;

@@ -93,6 +93,9 @@ export const GENAI_ATTR = {
  * values of the same type (`> 200` never matches a double, grafana/tempo#4332), so the encoder
  * sends the `double` ones as doubles even when whole, and queries compare them with float
  * literals (`> 200.0`); `test/telemetry-traceql.test.ts` checks every query against this table.
+ *
+ * @example
+ * NUMERIC_ATTRIBUTE_TYPES["process.cpu_user_ms"]; // "double"
  */
 export const NUMERIC_ATTRIBUTE_TYPES: Readonly<Record<string, "int" | "double">> = {
   [PROCESS_ATTR.cpuUserMs]: "double",
