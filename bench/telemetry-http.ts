@@ -4,7 +4,8 @@
  * served; steadier on a shared machine than req/s) and req/s, for
  *   - a bare Hono app's trivial JSON route: untraced, traced (our recorder, every span exported
  *     over OTLP/HTTP to a counting receiver in a third process), recorder (the same with an
- *     exporter that discards), an empty middleware (what Hono charges for any middleware),
+ *     exporter that discards), an empty middleware (what Hono charges for any middleware), a
+ *     minimal middleware that only records and exports one span (a floor, not a usable recorder),
  *     `@hono/otel` (SDK + BatchSpanProcessor + official proto exporter), and traced with four
  *     nested `tracedSpan` stages (the cost of one more child span);
  *   - the real service (`startServer`: `createApp` with its middleware and the default request
@@ -75,7 +76,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...(["untraced", "traced", "recorder", "emptymw", "honootel"] as const).map((variant): Case => ({ name: variant, app: "hono", variant, path: "/json", pinned: false })),
+  ...(["untraced", "traced", "recorder", "emptymw", "minimal", "honootel"] as const).map((variant): Case => ({ name: variant, app: "hono", variant, path: "/json", pinned: false })),
   { name: "traced+4 stages", app: "hono", variant: "traced", path: "/stages", pinned: false },
   { name: "wrapper", app: "hono", variant: "wrapper", path: "/json", pinned: false },
   { name: "untraced pinned", app: "hono", variant: "untraced", path: "/json", pinned: true },
@@ -215,6 +216,7 @@ if (has("recorder") && has("untraced")) {
   const send = med("traced", (r) => r.server) - med("recorder", (r) => r.server);
   console.log(`  of which middleware + recorder + encoding ${fmt(recorder, 1)} µs (exporter that discards), sending to the collector ${fmt(send, 1)} µs`);
 }
+overheadLine("  floor: a middleware that only records and exports one span", "minimal", "untraced");
 if (has("emptymw") && has("untraced") && has("traced")) {
   const floor = med("emptymw", (r) => r.server) - med("untraced", (r) => r.server);
   console.log(

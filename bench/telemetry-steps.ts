@@ -2,19 +2,24 @@
  * The request path step by step, in one process: a Hono app answering a trivial JSON route is
  * called through `app.fetch` with a fresh `Request` each time, once per rung of a ladder where
  * each rung adds one step of what the tracing middleware does, then the real middleware, then the
- * request log without and with the trace fields. Printed: CPU µs per request of each rung (process
+ * request log without and with the trace fields; then the real service's app on `GET /health`
+ * (untraced, the tracing middleware recording nothing without and with the context store, traced).
+ * Printed: CPU µs per request of each rung (process
  * user + system time, so other work on the machine stays out) and what the step added over the
  * rung before. Medians of alternating runs.
  *
  * Run: bun run bench/telemetry-steps.ts   (BENCH_REQUESTS per run, BENCH_RUNS)
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
+import { loadConfig } from "../src/config.ts";
+import { createApp } from "../src/http/app.ts";
 import { requestLog } from "../src/http/logging.ts";
 import { createLogger } from "../src/log.ts";
 import { routeOf } from "../src/telemetry/middleware.ts";
-import { createTelemetry, resolveTelemetryConfig, tracing, type BatchExporter } from "../src/telemetry/index.ts";
+import { createTelemetry, noopTelemetry, resolveTelemetryConfig, tracing, type BatchExporter, type Telemetry } from "../src/telemetry/index.ts";
 import { fmt, loadAverage, median } from "./telemetry/processes.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
@@ -90,6 +95,25 @@ const rungs: Array<[string, MiddlewareHandler[]]> = [
   ["request log inside the tracing middleware", [tracing(telemetry), requestLog(log)]],
 ];
 
+/**
+ * The real service's app (`createApp`, its four middlewares, the request log) answering
+ * `GET /health`: untraced; with the tracing middleware recording nothing, without and with the
+ * context store around the rest of the app (what the store's async hops cost there); traced.
+ */
+function serviceApps(): Array<[string, Hono]> {
+  const config = loadConfig({ DATABASE_URL: "memory://", LOG_LEVEL: "info" });
+  const off = noopTelemetry();
+  const store = new AsyncLocalStorage<unknown>();
+  const nothing: Telemetry = { ...off, enabled: true };
+  const storeOnly: Telemetry = { ...off, enabled: true, withSpan: (span, fn) => store.run(span, fn) };
+  return [
+    ["service GET /health, untraced", createApp({ config, telemetry: off, log }) as unknown as Hono],
+    ["  tracing middleware recording nothing", createApp({ config, telemetry: nothing, log }) as unknown as Hono],
+    ["  the same inside the context store", createApp({ config, telemetry: storeOnly, log }) as unknown as Hono],
+    ["  traced", createApp({ config, telemetry, log }) as unknown as Hono],
+  ];
+}
+
 function app(middleware: MiddlewareHandler[]): Hono {
   const hono = new Hono();
   for (const m of middleware) hono.use(m);
@@ -102,10 +126,10 @@ const cpuMicros = () => {
   return u.user + u.system;
 };
 
-async function perRequest(hono: Hono): Promise<number> {
+async function perRequest(hono: Hono, path = "/json"): Promise<number> {
   const start = cpuMicros();
   for (let i = 0; i < REQUESTS; i++) {
-    const res = await hono.fetch(new Request(`http://127.0.0.1:3000/json`, { headers: { host: "127.0.0.1:3000", "user-agent": "wrk/4.2" } }));
+    const res = await hono.fetch(new Request(`http://127.0.0.1:3000${path}`, { headers: { host: "127.0.0.1:3000", "user-agent": "wrk/4.2" } }));
     if (res.status !== 200) throw new Error(`status ${res.status}`);
   }
   return (cpuMicros() - start) / REQUESTS;
@@ -126,6 +150,16 @@ for (const [name] of rungs) {
   if (!name.startsWith("the ") && !name.startsWith("request log")) previous = us;
 }
 const at = (name: string) => median(results.get(name)!);
+const service = serviceApps();
+const serviceResults = new Map<string, number[]>(service.map(([name]) => [name, []]));
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, hono] of service) serviceResults.get(name)!.push(await perRequest(hono, "/health"));
+}
+const base = median(serviceResults.get(service[0]![0])!);
+for (const [name] of service) {
+  const us = median(serviceResults.get(name)!);
+  console.log(`  ${name.padEnd(46)} ${fmt(us, 2).padStart(6)} ${name.startsWith(" ") ? `+${fmt(us - base, 2)}`.padStart(6) : ""}`);
+}
 console.log(
   `  the tracing middleware costs ${fmt(at("the tracing middleware itself") - at("no middleware"), 2)} µs over no middleware; ` +
     `the trace fields make the request line ${fmt(at("request log inside the tracing middleware") - at("the tracing middleware itself") - (at("request log, untraced (no trace fields)") - at("no middleware")), 2)} µs dearer`,

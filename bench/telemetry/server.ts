@@ -11,6 +11,9 @@
  *   wrapper   — an experiment, not what the service uses: the same recorder around `app.fetch`
  *               instead of inside Hono (no compose; route found by a second router match; no
  *               `c.set` variables for handlers), to see what leaving the middleware chain saves;
+ *   minimal   — a floor, not a usable recorder: one middleware that creates, ends and encodes
+ *               one span for the request through the same recorder and exports it, and nothing
+ *               else (no traceparent, context store, route, context variables, traceresponse);
  *   emptymw   — the app behind one middleware that does nothing but call `next()`: what Hono
  *               charges for having any middleware at all (its compose path instead of calling the
  *               lone handler directly), a floor under every middleware-based tracer.
@@ -29,7 +32,7 @@ import { SpanKind } from "@opentelemetry/api";
 import { createTelemetry, resolveTelemetryConfig, tracing, type Telemetry, type TelemetrySpan } from "../../src/telemetry/index.ts";
 
 const [variant, url] = process.argv.slice(2);
-if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|wrapper|honootel|emptymw> <otlp url>");
+if (!variant || !url) throw new Error("usage: server.ts <untraced|traced|recorder|wrapper|minimal|honootel|emptymw> <otlp url>");
 
 const app = new Hono();
 let telemetry: Telemetry | undefined;
@@ -90,6 +93,24 @@ if (variant === "traced" || variant === "recorder") {
     const res = recorder.withSpan(span, () => app.fetch(req));
     return res instanceof Promise ? res.then((r) => finish(req, span, r)) : finish(req, span, res);
   };
+  onStop = async () => {
+    await recorder.flush(10_000);
+    return JSON.stringify(recorder.stats());
+  };
+} else if (variant === "minimal") {
+  const { config } = resolveTelemetryConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_SERVICE_NAME: "bench" });
+  const recorder = createTelemetry(config, { log: createLogger({ level: "warn" }) });
+  app.use(function minimal(c, next) {
+    const span = recorder.startSpan("GET /json", {
+      kind: SpanKind.SERVER,
+      parent: null,
+      attributes: { "http.request.method": "GET", "url.path": "/json", "url.scheme": "http", "server.address": "127.0.0.1", "http.route": "/json" },
+    });
+    return next().then(() => {
+      span.setAttribute("http.response.status_code", c.res.status);
+      span.end();
+    });
+  });
   onStop = async () => {
     await recorder.flush(10_000);
     return JSON.stringify(recorder.stats());
