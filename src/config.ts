@@ -77,7 +77,20 @@ const schema = z.object({
   SEARCH_RERANK_TOP_N: int(1, 200).default(30),
   SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
-  API_KEYS: z.string().trim().optional(),
+  API_KEYS: z
+    .string()
+    .trim()
+    .refine(
+      (v) => v.split(",").every((k) => k.trim() === "" || /^[A-Za-z0-9._~+/-]+=*$/.test(k.trim())),
+      "each key must be a bearer token (letters, digits and . _ ~ + / - only)",
+    )
+    .optional(),
+  PUBLIC_READS: bool.default(true),
+  MAX_JSON_BYTES: int(1, 1_073_741_824).default(64 * 1024),
+  RATE_LIMIT_SEARCH_PER_MINUTE: int(0, 1_000_000).default(600),
+  RATE_LIMIT_GENERATE_PER_MINUTE: int(0, 1_000_000).default(30),
+  TRUSTED_PROXIES: int(0, 10).default(0),
+  GRAFANA_URL: url.optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
 });
@@ -114,6 +127,15 @@ export interface AppConfig {
     efSearch: number;
   };
   apiKeys: string[];
+  /** False: listing and fetching images and generations need a key too (see `src/http/auth.ts`). */
+  publicReads: boolean;
+  limits: { maxJsonBytes: number };
+  /** Requests a minute per API key (per client address without keys); 0 = off. */
+  rateLimits: { searchPerMinute: number; generatePerMinute: number };
+  /** Reverse proxies in front whose `X-Forwarded-For` entry names the client; 0 = use the socket address. */
+  trustedProxies: number;
+  /** Grafana base URL the web app links trace ids to (Explore), when set. */
+  grafanaUrl: string | undefined;
   logLevel: LogLevel;
   shutdownGraceMs: number;
   version: string;
@@ -144,6 +166,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if ((e.S3_ENDPOINT || env.S3_FORCE_PATH_STYLE) && !e.S3_BUCKET) {
     throw new ConfigError("S3_BUCKET", "must be set when S3_ENDPOINT or S3_FORCE_PATH_STYLE is set");
+  }
+  const apiKeys = (e.API_KEYS ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
+  if (!e.PUBLIC_READS && apiKeys.length === 0) {
+    throw new ConfigError("PUBLIC_READS", "false needs API_KEYS: without keys every read would still be public");
   }
   const { config: telemetry, warnings } = resolveTelemetryConfig(env, { serviceVersion: pkg.version });
   return {
@@ -182,10 +211,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       colorThreshold: e.SEARCH_COLOR_THRESHOLD,
       efSearch: e.SEARCH_HNSW_EF_SEARCH,
     },
-    apiKeys: (e.API_KEYS ?? "")
-      .split(",")
-      .map((k) => k.trim())
-      .filter((k) => k !== ""),
+    apiKeys,
+    publicReads: e.PUBLIC_READS,
+    limits: { maxJsonBytes: e.MAX_JSON_BYTES },
+    rateLimits: { searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE, generatePerMinute: e.RATE_LIMIT_GENERATE_PER_MINUTE },
+    trustedProxies: e.TRUSTED_PROXIES,
+    grafanaUrl: e.GRAFANA_URL,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     version: pkg.version,

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
 import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
+import { maxRequestBodyBytes } from "./http/limits.ts";
 import { openDatabase, type Database } from "./db/index.ts";
 import { createGenerationDeps } from "./generation/index.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -38,6 +39,7 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   const telemetry = options.telemetry ?? createTelemetry(config.telemetry, { log });
   const closers: Array<() => Promise<void>> = [];
   let ready = false;
+  let draining = false;
 
   // Applies pending migrations unless DB_MIGRATE_ON_START=false; an unreachable database stops startup.
   const database =
@@ -61,9 +63,15 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
 
   const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
 
-  const deps: AppDeps = { config, telemetry, log, database, images, generation, search, isReady: () => ready };
+  const deps: AppDeps = { config, telemetry, log, database, images, generation, search, isReady: () => ready, isDraining: () => draining };
   const app = createApp(deps);
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 120 });
+  const server = Bun.serve({
+    port: config.port,
+    hostname: config.host,
+    fetch: app.fetch,
+    idleTimeout: 120,
+    maxRequestBodySize: maxRequestBodyBytes(config),
+  });
   ready = true;
   // Loads the offline word vectors now rather than on the first search (~0.2-3 s, ~300 MB).
   ai.wordVectors.ready().catch((error: unknown) => log.warn("word vectors did not load; searches will retry", { error: (error as Error).message }));
@@ -72,8 +80,15 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // Readiness answers 503 from now on. While requests are in flight the listener stays open
+      // (for at most half the grace), so a load balancer still reaches the probe, sees the 503 and
+      // stops routing here; then the listener closes and in-flight requests get the rest.
+      draining = true;
+      const deadline = performance.now() + config.shutdownGraceMs;
+      const listenUntil = performance.now() + config.shutdownGraceMs / 2;
+      while (server.pendingRequests > 0 && performance.now() < listenUntil) await Bun.sleep(20);
       const drained = server.stop(false).then(() => true);
-      const inTime = await Promise.race([drained, Bun.sleep(config.shutdownGraceMs).then(() => false)]);
+      const inTime = await Promise.race([drained, Bun.sleep(Math.max(0, deadline - performance.now())).then(() => false)]);
       if (!inTime) {
         log.warn("shutdown: in-flight requests did not finish in time; closing them", { grace_ms: config.shutdownGraceMs });
         await server.stop(true);

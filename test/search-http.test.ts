@@ -3,7 +3,8 @@ import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import type { ImageRow } from "../src/db/schema.ts";
-import { createApp } from "../src/http/app.ts";
+import { hc } from "hono/client";
+import { createApp, type AppType } from "../src/http/app.ts";
 import { silentLogger } from "../src/log.ts";
 import { ciede2000, hexToLab } from "../src/search/color.ts";
 import { createTestTelemetry, SEARCH_STAGES, SpanKind } from "../src/telemetry/index.ts";
@@ -244,10 +245,36 @@ describe("bad input is a 4xx JSON error, never a 500 or SQL text", () => {
     expect(((await broken.json()) as { error: { code: string } }).error.code).toBe("malformed_json");
   });
 
-  test("GET without q or with a bad limit is a 400", async () => {
-    expect((await fetch(`${base}/api/search`)).status).toBe(400);
-    expect((await fetch(`${base}/api/search?q=car&limit=abc`)).status).toBe(400);
-    expect((await fetch(`${base}/api/search?q=car&limit=1000`)).status).toBe(400);
-    expect((await fetch(`${base}/api/search?q=%20%20`)).status).toBe(400);
+  test("GET without q or with a bad limit is a 400 that says what is wrong", async () => {
+    const message = async (query: string) => {
+      const res = await fetch(`${base}/api/search${query}`);
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await message("")).toBe("q: is required");
+    expect(await message("?q=car&limit=abc")).toBe("limit: must be a number");
+    expect(await message("?q=car&limit=1000")).toBe("limit: must be between 1 and 100, got 1000");
+    expect(await message("?q=car&limit=2.5")).toBe("limit: must be a whole number");
+    expect(await message("?q=%20%20")).toBe("q: must not be empty");
+  });
+
+  test("the body's messages name the field and the range or type", async () => {
+    const message = async (body: unknown) => ((await (await post(body)).json()) as { error: { message: string } }).error.message;
+    expect(await message({ query: "car", limit: 101 })).toBe("limit: must be between 1 and 100, got 101");
+    expect(await message({ query: "car", limit: "10" })).toBe("limit: must be a number");
+    expect(await message({ query: 42 })).toBe("query: must be a string");
+    expect(await message({ query: "car", rerank: { weight: 2 } })).toBe("rerank.weight: must be between 0 and 1, got 2");
+    expect(await message({ query: "car", filters: { role: "hero" } })).toBe("filters.role: must be one of corpus, tone-ref, angle-ref");
+    expect(await message({ query: "car", sort: "date" })).toBe('unknown field "sort"');
+  });
+
+  test("hono/client reads the routes' types from AppType and calls them", async () => {
+    const api = hc<AppType>(base);
+    const res = await api.api.search.$get({ query: { q: "mountain", limit: "3" } });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.results.length).toBeLessThanOrEqual(3);
+    const posted = await api.api.search.$post({ json: { query: "mountain lake", limit: 2 } });
+    expect((await posted.json()).results.length).toBeLessThanOrEqual(2);
   });
 });

@@ -1,57 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/db/index.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { startServer } from "../src/server.ts";
 import { createTelemetry, resolveTelemetryConfig, type Telemetry } from "../src/telemetry/index.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
+import { spawnServer } from "./harness/server-process.ts";
 import { captureLogger, parseTraceresponse, tempDataDir } from "./telemetry-helpers.ts";
-
-const ROOT = join(import.meta.dir, "..");
 
 let receiver: OtlpReceiver;
 beforeAll(() => {
   receiver = startOtlpReceiver();
 });
 afterAll(() => receiver.stop());
-
-/** `bun run src/server.ts` with `env`; collects output and finds log lines as they come. */
-function spawnServer(env: Record<string, string>) {
-  const proc = Bun.spawn([process.execPath, "run", "src/server.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
-  };
-  const done = Promise.all([pump(proc.stdout, (t) => (stdout += t)), pump(proc.stderr, (t) => (stderr += t))]);
-  return {
-    proc,
-    output: () => ({ stdout, stderr }),
-    async waitForLine(pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-      const deadline = performance.now() + timeoutMs;
-      while (performance.now() < deadline) {
-        for (const line of (stdout + stderr).split("\n")) {
-          if (pattern.test(line)) return JSON.parse(line);
-        }
-        if (proc.exitCode !== null) break;
-        await Bun.sleep(20);
-      }
-      throw new Error(`no line matching ${pattern}; stdout=${stdout} stderr=${stderr}`);
-    },
-    async exit() {
-      const code = await proc.exited;
-      await done;
-      return code;
-    },
-  };
-}
 
 describe("startServer in process", () => {
   // One migrated in-memory database for both servers; startServer leaves a given database open.
@@ -77,7 +38,7 @@ describe("startServer in process", () => {
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
   });
 
-  test("stop() stops accepting, lets the in-flight request finish, then flushes its span", async () => {
+  test("stop() answers readiness 503 at once, keeps listening while a request is in flight, lets it finish, then stops accepting and flushes its span", async () => {
     receiver.reset();
     const { config: tconfig } = resolveTelemetryConfig({
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
@@ -109,13 +70,17 @@ describe("startServer in process", () => {
       stopped = true;
     });
     await Bun.sleep(50);
-    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    // Draining: a load balancer's probe still gets an answer, and it says "not ready".
+    const ready = await fetch(`${server.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: "draining" });
     expect(stopped).toBe(false);
     const res = await slow;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
     const { traceId } = parseTraceresponse(res.headers.get("traceresponse"));
     await stopping;
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
     expect(performance.now() - stopStarted).toBeGreaterThanOrEqual(400);
     // The batch delay is a minute: only the flush in stop() can have delivered the span.
     const spans = receiver.spans().filter((s) => s.traceId === traceId);

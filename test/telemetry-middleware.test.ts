@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { ApiError } from "../src/http/errors.ts";
+import { ClientFacingError } from "../src/errors.ts";
 import { createTelemetry, createTestTelemetry, InMemoryRecorder, resolveTelemetryConfig } from "../src/telemetry/index.ts";
 import { buildApp, captureLogger, parseTraceresponse, TRACERESPONSE } from "./telemetry-helpers.ts";
 import type { Telemetry } from "../src/telemetry/index.ts";
@@ -18,7 +18,7 @@ function appWith(telemetry: Telemetry) {
         throw new Error("secret detail: password=hunter2");
       });
       app.get("/teapot", () => {
-        throw new ApiError(400, "bad_input", "that is not a teapot");
+        throw new ClientFacingError(400, "bad_input", "that is not a teapot");
       });
       app.get("/unavailable", (c) => c.json({ status: "down" }, 503));
     },

@@ -2,11 +2,11 @@ import { DrizzleQueryError } from "drizzle-orm/errors";
 import { ClientFacingError } from "../errors.ts";
 
 /**
- * The database cannot be reached or the connection dropped mid-request. The HTTP layer answers
- * 503; the next request opens a fresh connection.
+ * The database cannot be reached or the connection dropped mid-request: a 503 as thrown; the
+ * next request opens a fresh connection.
  *
  * @example
- * if (error instanceof DatabaseUnavailableError) return c.json(errorBody("database_unavailable", error.message), 503);
+ * throw new DatabaseUnavailableError("database connection lost; try again", { cause: error });
  */
 export class DatabaseUnavailableError extends ClientFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -33,10 +33,11 @@ export class DatabaseQueryError extends Error {
 }
 
 /**
- * A pagination cursor that this service did not issue (or that was damaged). The HTTP layer answers 400.
+ * A pagination cursor that this service did not issue (or that was damaged): a 400 as thrown,
+ * routes let it through.
  *
  * @example
- * if (error instanceof InvalidCursorError) throw new ApiError(400, "invalid_cursor", error.message);
+ * throw new InvalidCursorError();
  */
 export class InvalidCursorError extends ClientFacingError {
   constructor(message = "cursor is not valid") {

@@ -4,7 +4,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * True for a well-formed UUID (any version), so routes answer 400 before querying.
  *
  * @example
- * if (!isUuid(c.req.param("id"))) throw new ApiError(400, "invalid_id", "id must be a UUID");
+ * if (!isUuid(id)) return undefined;
  */
 export function isUuid(value: unknown): value is string {
   return typeof value === "string" && UUID.test(value);

@@ -158,7 +158,7 @@ export async function bulkInsertImages(db: Db, items: readonly BulkImage[]): Pro
  *
  * @example
  * const image = await getImage(db, id);
- * if (!image) throw new ApiError(404, "not_found", "no such image");
+ * if (!image) throw new NotFoundError(`no image with id ${id}`);
  */
 export async function getImage(db: Db, id: string): Promise<ImageRow | undefined> {
   if (!isUuid(id)) return undefined;
@@ -224,7 +224,7 @@ export async function listImages(db: Db, options: ListImagesOptions): Promise<Pa
  * Deletes an image and (cascade) its embeddings; true when something was deleted.
  *
  * @example
- * if (!(await deleteImage(db, id))) throw new ApiError(404, "not_found", "no such image");
+ * if (!(await deleteImage(db, id))) throw new NotFoundError(`no image with id ${id}`);
  */
 export async function deleteImage(db: Db, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;

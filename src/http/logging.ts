@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../log.ts";
 import { routeOf, type TracingVariables } from "../telemetry/middleware.ts";
+import { READINESS_ROUTE } from "./routes/health.ts";
 
 /**
  * One JSON log line per request: method, route, status, duration and the trace and span ids,
@@ -25,7 +26,10 @@ export function requestLog(log: Logger): MiddlewareHandler<{ Variables: TracingV
       trace_id: ctx && ctx.traceId !== "00000000000000000000000000000000" ? ctx.traceId : undefined,
       span_id: ctx && ctx.spanId !== "0000000000000000" ? ctx.spanId : undefined,
     };
-    if (status >= 500) log.error("request", fields);
+    // A not-ready answer (starting, draining, database down) is the probe doing its job; the
+    // database outage itself is logged where it happens.
+    if (status >= 500 && route !== READINESS_ROUTE) log.error("request", fields);
+    else if (status >= 500) log.warn("request", fields);
     else log.info("request", fields);
   };
 }

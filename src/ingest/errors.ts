@@ -1,7 +1,7 @@
 import { ClientFacingError } from "../errors.ts";
 /**
- * Why an upload was refused. Each carries the HTTP status and a stable code (duck-typed by the
- * HTTP layer's error mapper), so the pipeline never imports Hono.
+ * Why an upload was refused. Each carries the HTTP status and a stable code (a
+ * `ClientFacingError`, mapped by the HTTP layer's one error mapper), so the pipeline never imports Hono.
  */
 export type IngestErrorCode =
   | "empty_file"

@@ -76,7 +76,7 @@ export interface SearchOutcome {
 
 /**
  * A search the client got wrong (unknown image, no query): the HTTP layer answers `status`.
- * Duck-typed (`status`, `code`, `expose`) so this layer needs no HTTP imports.
+ * A `ClientFacingError`, so this layer needs no HTTP imports.
  *
  * @example
  * throw new SearchInputError(404, "image_not_found", "no image with id …");

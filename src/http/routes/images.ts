@@ -3,53 +3,18 @@
  * stored bytes (streamed with ETag/304 from local files, or a redirect to a presigned S3 URL).
  */
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
-import { InvalidCursorError } from "../../db/errors.ts";
 import { getImage, listImages } from "../../db/images.ts";
-import { isUuid } from "../../db/ids.ts";
-import { IMAGE_ROLES, type ImageRow } from "../../db/schema.ts";
-import { MAX_CAPTION_LENGTH } from "../../ingest/label.ts";
+import type { ImageRow } from "../../db/schema.ts";
 import { ingestImage, type IngestDeps } from "../../ingest/pipeline.ts";
 import { IMMUTABLE_CACHE } from "../../ingest/store.ts";
-import { slugifyCategory, thumbnailKey } from "../../storage/keys.ts";
+import { thumbnailKey } from "../../storage/keys.ts";
+import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
-import { ApiError } from "../errors.ts";
-import { parseWith } from "../validation.ts";
-
-/** Room for the multipart boundaries and text fields on top of the file size limit. */
-const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
-
-const roleField = z.enum(IMAGE_ROLES, { error: `must be one of ${IMAGE_ROLES.join(", ")}` });
-const categoryField = z
-  .string()
-  .max(100, "must be at most 100 characters")
-  .transform((v, ctx) => {
-    if (v.trim() === "") return undefined;
-    const slug = slugifyCategory(v);
-    if (!slug) ctx.addIssue({ code: "custom", message: "must contain a letter or digit" });
-    return slug;
-  });
-
-const UploadFields = z.object({
-  caption: z.string().max(MAX_CAPTION_LENGTH, `must be at most ${MAX_CAPTION_LENGTH} characters`).optional(),
-  labels: z
-    .string()
-    .max(4000, "must be at most 4000 characters")
-    .transform((v) => v.split(",").map((l) => l.trim()).filter((l) => l !== ""))
-    .optional(),
-  category: categoryField.optional(),
-  role: roleField.default("corpus"),
-});
-
-const ListQuery = z
-  .object({
-    limit: z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be between 1 and 100").max(100, "must be between 1 and 100").default(20),
-    cursor: z.string().min(1).max(500).optional(),
-    role: roleField.optional(),
-    category: categoryField.optional(),
-  })
-  .strict();
+import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from "../errors.ts";
+import { uploadLimit } from "../limits.ts";
+import { IdParam } from "../schemas/common.ts";
+import { ImageListQuery, UploadFields } from "../schemas/images.ts";
+import { parseWith, validate } from "../validation.ts";
 
 /**
  * The public record of an image (the answer of `POST /api/images` and `GET /api/images/:id`).
@@ -82,25 +47,24 @@ type Form = Awaited<ReturnType<Request["formData"]>>;
 function textField(form: Form, name: string): string | undefined {
   const value = form.get(name);
   if (value === null) return undefined;
-  if (typeof value !== "string") throw new ApiError(400, "invalid_request", `${name}: must be a text field`);
+  if (typeof value !== "string") throw new InvalidRequestError(`${name}: must be a text field`);
   return value;
 }
 
 async function readUpload(c: Context<AppEnv>) {
   const type = c.req.header("content-type") ?? "";
   if (!/^multipart\/form-data\s*;/i.test(type) || !/boundary=/i.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", "send the image as multipart/form-data with a `file` field");
+    throw new UnsupportedMediaTypeError("send the image as multipart/form-data with a `file` field");
   }
   let form: Form;
   try {
     form = await c.req.raw.formData();
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    throw new ApiError(400, "malformed_multipart", "the multipart body could not be parsed");
+  } catch {
+    throw new InvalidRequestError("the multipart body could not be parsed", "malformed_multipart");
   }
   const file = form.get("file");
-  if (file === null) throw new ApiError(400, "missing_file", "the `file` field is required");
-  if (typeof file === "string") throw new ApiError(400, "missing_file", "the `file` field must be a file, not text");
+  if (file === null) throw new InvalidRequestError("the `file` field is required", "missing_file");
+  if (typeof file === "string") throw new InvalidRequestError("the `file` field must be a file, not text", "missing_file");
   const fields = parseWith(UploadFields, {
     caption: textField(form, "caption"),
     labels: textField(form, "labels"),
@@ -111,9 +75,8 @@ async function readUpload(c: Context<AppEnv>) {
 }
 
 async function findImage(deps: IngestDeps, id: string): Promise<ImageRow> {
-  if (!isUuid(id)) throw new ApiError(400, "invalid_id", "id must be a UUID");
   const image = await getImage(deps.db, id);
-  if (!image) throw new ApiError(404, "not_found", `no image with id ${id}`);
+  if (!image) throw new NotFoundError(`no image with id ${id}`);
   return image;
 }
 
@@ -131,7 +94,7 @@ async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Pro
     return c.redirect(url, 302);
   }
   const head = await deps.storage.head(key);
-  if (!head) throw new ApiError(404, "not_found", "the image file is missing from storage");
+  if (!head) throw new NotFoundError("the image file is missing from storage");
   const common = {
     ETag: head.etag,
     "Cache-Control": head.cacheControl ?? IMMUTABLE_CACHE,
@@ -139,7 +102,7 @@ async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Pro
   };
   if (etagMatches(c.req.header("if-none-match"), head.etag)) return new Response(null, { status: 304, headers: common });
   const blob = await deps.storage.getStream(key);
-  if (!blob) throw new ApiError(404, "not_found", "the image file is missing from storage");
+  if (!blob) throw new NotFoundError("the image file is missing from storage");
   return new Response(c.req.method === "HEAD" ? null : blob.body, {
     status: 200,
     headers: { ...common, ETag: blob.etag, "Content-Type": blob.contentType, "Content-Length": String(blob.size) },
@@ -151,21 +114,11 @@ async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Pro
  * `GET /api/images/:id/file` and `GET /api/images/:id/thumbnail`.
  *
  * @example
- * app.route("/api", imageRoutes(ingestDeps));
+ * app.route("/api", imageRoutes(ingestDeps, config));
  */
-export function imageRoutes(deps: IngestDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const maxBody = deps.config.ingest.maxUploadBytes + MULTIPART_OVERHEAD_BYTES;
-
-  app.post(
-    "/images",
-    bodyLimit({
-      maxSize: maxBody,
-      onError: () => {
-        throw new ApiError(413, "payload_too_large", `the upload is larger than ${deps.config.ingest.maxUploadBytes} bytes`);
-      },
-    }),
-    async function uploadImage(c) {
+export function imageRoutes(deps: IngestDeps, config: AppConfig) {
+  return new Hono<AppEnv>()
+    .post("/images", uploadLimit(config), async function uploadImage(c) {
       const { file, fields } = await readUpload(c);
       const { image, created } = await ingestImage(deps, {
         bytes: new Uint8Array(await file.arrayBuffer()),
@@ -177,33 +130,20 @@ export function imageRoutes(deps: IngestDeps): Hono<AppEnv> {
       });
       if (created) c.header("Location", `/api/images/${image.id}`);
       return c.json(imageRecord(image), created ? 201 : 200);
-    },
-  );
-
-  app.get("/images", async function listImagePage(c) {
-    const query = parseWith(ListQuery, c.req.query());
-    try {
-      const page = await listImages(deps.db, query);
+    })
+    .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
+      const page = await listImages(deps.db, c.req.valid("query"));
       return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor });
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw new ApiError(400, "invalid_cursor", "cursor is not valid");
-      throw error;
-    }
-  });
-
-  app.get("/images/:id", async function getImageRecord(c) {
-    return c.json(imageRecord(await findImage(deps, c.req.param("id"))));
-  });
-
-  app.get("/images/:id/file", async function getImageFile(c) {
-    const image = await findImage(deps, c.req.param("id"));
-    return serveBlob(c, deps, image.storageKey);
-  });
-
-  app.get("/images/:id/thumbnail", async function getImageThumbnail(c) {
-    const image = await findImage(deps, c.req.param("id"));
-    return serveBlob(c, deps, thumbnailKey(image.id));
-  });
-
-  return app;
+    })
+    .get("/images/:id", validate("param", IdParam), async function getImageRecord(c) {
+      return c.json(imageRecord(await findImage(deps, c.req.valid("param").id)));
+    })
+    .get("/images/:id/file", validate("param", IdParam), async function getImageFile(c) {
+      const image = await findImage(deps, c.req.valid("param").id);
+      return serveBlob(c, deps, image.storageKey);
+    })
+    .get("/images/:id/thumbnail", validate("param", IdParam), async function getImageThumbnail(c) {
+      const image = await findImage(deps, c.req.valid("param").id);
+      return serveBlob(c, deps, thumbnailKey(image.id));
+    });
 }
