@@ -15,7 +15,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { startServiceProcess } from "../test/harness/service-process.ts";
+import { processMemory, spawnServer } from "../test/harness/server-process.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const UPLOADS = Number(process.argv[3] ?? 16);
@@ -72,34 +72,36 @@ const growths: number[] = [];
 let failures = 0;
 for (let round = 1; round <= ROUNDS; round++) {
   const dir = await mkdtemp(join(tmpdir(), "bench-upload-memory-"));
-  const env: Record<string, string> = { DATA_DIR: dir };
+  const env: Record<string, string> = { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "memory://", OTEL_SDK_DISABLED: "true", DATA_DIR: dir };
   for (const k of PASSED) env[k] = process.env[k]!;
-  const service = await startServiceProcess(env);
+  const server = spawnServer(env);
+  const memory = processMemory(server.proc.pid);
   try {
+    const { url } = (await server.waitForLine(/"msg":"listening"/, 90_000)) as { url: string };
     // Warm-up: one small upload loads the word vectors (~300 MB) and the decoders, so the burst's
     // growth is the uploads' own.
     const small = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#336699" } }).png().toBuffer();
-    const warm = await upload(service.url, new Uint8Array(small), -1);
+    const warm = await upload(url, new Uint8Array(small), -1);
     if (warm.status !== 201) throw new Error(`warm-up upload answered ${warm.status}`);
     await Bun.sleep(2_000);
-    const before = await service.rss();
-    await service.resetPeak();
+    const before = await memory.rss();
+    await memory.resetPeak();
     let sampled = before;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        sampled = Math.max(sampled, await service.rss().catch(() => 0));
+        sampled = Math.max(sampled, await memory.rss().catch(() => 0));
         await Bun.sleep(20);
       }
     })();
     const started = performance.now();
-    const answers = await Promise.all(images.map((bytes, i) => upload(service.url, bytes, i)));
+    const answers = await Promise.all(images.map((bytes, i) => upload(url, bytes, i)));
     const wall = performance.now() - started;
     sampling = false;
     await sampler;
-    const peak = Math.max(await service.peakRss(), sampled);
+    const peak = Math.max(await memory.peak(), sampled);
     await Bun.sleep(5_000);
-    const after = await service.rss();
+    const after = await memory.rss();
 
     const byStatus = new Map<string, number>();
     for (const a of answers) byStatus.set(String(a.status), (byStatus.get(String(a.status)) ?? 0) + 1);
@@ -115,7 +117,8 @@ for (let round = 1; round <= ROUNDS; round++) {
         `; burst ${(wall / 1000).toFixed(1)} s, slowest answer ${(Math.max(...answers.map((a) => a.ms)) / 1000).toFixed(1)} s`,
     );
   } finally {
-    await service.stop();
+    server.proc.kill("SIGTERM");
+    await server.exit();
     await rm(dir, { recursive: true, force: true });
   }
 }
