@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { resolveTelemetryConfig, type TelemetryConfig } from "./telemetry/config.ts";
 import type { LogLevel } from "./log.ts";
@@ -69,6 +70,8 @@ const schema = z.object({
   GENERATION_QUEUE_LIMIT: int(0, 10_000).default(16),
   MAX_UPLOAD_BYTES: int(1, 1_073_741_824).default(20 * 1024 * 1024),
   MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(50_000_000),
+  UPLOAD_CONCURRENCY: int(1, 256).optional(),
+  UPLOAD_QUEUE_LIMIT: int(0, 10_000).default(32),
   SEARCH_RRF_K: int(1, 1000).default(60),
   SEARCH_TEXT_WEIGHT: num(0, 10).default(1),
   SEARCH_VECTOR_WEIGHT: num(0, 10).default(1),
@@ -115,7 +118,14 @@ export interface AppConfig {
     auxTimeoutMs: number;
   };
   generation: { concurrency: number; queueLimit: number };
-  ingest: { maxUploadBytes: number; maxImagePixels: number };
+  ingest: {
+    maxUploadBytes: number;
+    maxImagePixels: number;
+    /** Uploads read and decoded at once (default: the number of cores). */
+    uploadConcurrency: number;
+    /** Uploads waiting for a slot; past it, 503 with `Retry-After`. */
+    uploadQueueLimit: number;
+  };
   search: {
     rrfK: number;
     textWeight: number;
@@ -200,7 +210,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       auxTimeoutMs: e.GEMINI_AUX_TIMEOUT_MS,
     },
     generation: { concurrency: e.GENERATION_CONCURRENCY, queueLimit: e.GENERATION_QUEUE_LIMIT },
-    ingest: { maxUploadBytes: e.MAX_UPLOAD_BYTES, maxImagePixels: e.MAX_IMAGE_PIXELS },
+    ingest: {
+      maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      maxImagePixels: e.MAX_IMAGE_PIXELS,
+      uploadConcurrency: e.UPLOAD_CONCURRENCY ?? availableParallelism(),
+      uploadQueueLimit: e.UPLOAD_QUEUE_LIMIT,
+    },
     search: {
       rrfK: e.SEARCH_RRF_K,
       textWeight: e.SEARCH_TEXT_WEIGHT,

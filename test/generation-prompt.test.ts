@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { classifyOffline, classifyPrompt, CATEGORIES } from "../src/generation/classify.ts";
 import { chooseAngle, pickReferences } from "../src/generation/injection.ts";
-import { ConcurrencyLimiter, OverloadedError } from "../src/generation/limiter.ts";
+import { ConcurrencyLimiter, OverloadedError } from "../src/limiter.ts";
 import { ANGLE_PRESETS, buildPrompt, TONE_RATIOS, type PromptInput } from "../src/generation/prompt.ts";
 import { createTestTelemetry, SPAN } from "../src/telemetry/index.ts";
 import type { TextModel } from "../src/ai/types.ts";

@@ -8,12 +8,12 @@ import type { Db } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
 import type { Telemetry } from "../telemetry/index.ts";
-import { ConcurrencyLimiter } from "./limiter.ts";
+import { ConcurrencyLimiter } from "../limiter.ts";
 import type { GenerationDeps } from "./pipeline.ts";
 
 export { generateImage, GenerationFailedError, GENERATION_ATTR } from "./pipeline.ts";
 export type { GenerateRequest, GenerationDeps, GenerationErrorKind } from "./pipeline.ts";
-export { ConcurrencyLimiter, OverloadedError } from "./limiter.ts";
+export { ConcurrencyLimiter, OverloadedError } from "../limiter.ts";
 export { buildPrompt, ANGLE_PRESETS, TONE_RATIOS } from "./prompt.ts";
 export { classifyPrompt, classifyOffline, CATEGORIES } from "./classify.ts";
 

@@ -6,7 +6,7 @@ import type { BlobStore } from "../storage/types.ts";
 import { GENAI_ATTR, SPAN, SpanKind, type Telemetry } from "../telemetry/index.ts";
 import { classifyPrompt } from "./classify.ts";
 import { injectReferences } from "./injection.ts";
-import { OverloadedError, type ConcurrencyLimiter } from "./limiter.ts";
+import { OverloadedError, type ConcurrencyLimiter } from "../limiter.ts";
 import { tracedBuildPrompt } from "./prompt.ts";
 import { newSeed } from "./seed.ts";
 import { storeGeneratedImage } from "./store.ts";
