@@ -90,6 +90,7 @@ const schema = z.object({
     .optional(),
   PUBLIC_READS: bool.default(true),
   MAX_JSON_BYTES: int(1, 1_073_741_824).default(64 * 1024),
+  HTTP_IDLE_TIMEOUT_SECONDS: int(1, 255).default(120),
   RATE_LIMIT_SEARCH_PER_MINUTE: int(0, 1_000_000).default(600),
   RATE_LIMIT_GENERATE_PER_MINUTE: int(0, 1_000_000).default(30),
   TRUSTED_PROXIES: int(0, 10).default(0),
@@ -139,7 +140,11 @@ export interface AppConfig {
   apiKeys: string[];
   /** False: listing and fetching images and generations need a key too (see `src/http/auth.ts`). */
   publicReads: boolean;
-  limits: { maxJsonBytes: number };
+  limits: {
+    maxJsonBytes: number;
+    /** A connection silent this long is closed (Bun's `idleTimeout`, at most 255); a generation lifts it while it runs. */
+    idleTimeoutSeconds: number;
+  };
   /** Requests a minute per API key (per client address without keys); 0 = off. */
   rateLimits: { searchPerMinute: number; generatePerMinute: number };
   /** Reverse proxies in front whose `X-Forwarded-For` entry names the client; 0 = use the socket address. */
@@ -228,7 +233,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     apiKeys,
     publicReads: e.PUBLIC_READS,
-    limits: { maxJsonBytes: e.MAX_JSON_BYTES },
+    limits: { maxJsonBytes: e.MAX_JSON_BYTES, idleTimeoutSeconds: e.HTTP_IDLE_TIMEOUT_SECONDS },
     rateLimits: { searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE, generatePerMinute: e.RATE_LIMIT_GENERATE_PER_MINUTE },
     trustedProxies: e.TRUSTED_PROXIES,
     grafanaUrl: e.GRAFANA_URL,

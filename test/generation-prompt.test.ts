@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { classifyOffline, classifyPrompt, CATEGORIES } from "../src/generation/classify.ts";
 import { chooseAngle, pickReferences } from "../src/generation/injection.ts";
-import { ConcurrencyLimiter, OverloadedError } from "../src/limiter.ts";
 import { ANGLE_PRESETS, buildPrompt, TONE_RATIOS, type PromptInput } from "../src/generation/prompt.ts";
 import { createTestTelemetry, SPAN } from "../src/telemetry/index.ts";
 import type { TextModel } from "../src/ai/types.ts";
@@ -188,48 +187,5 @@ describe("reference and angle choice", () => {
     expect(chooseAngle("a cat", 5)).toEqual(chooseAngle("a cat", 5));
     const chosen = new Set(Array.from({ length: 40 }, (_, s) => chooseAngle("a cat", s).id));
     expect(chosen.size).toBeGreaterThan(3);
-  });
-});
-
-describe("ConcurrencyLimiter", () => {
-  test("at most `concurrency` run; the queue is FIFO and its wait measured", async () => {
-    const limiter = new ConcurrencyLimiter({ concurrency: 2, queueLimit: 2 });
-    const a = await limiter.acquire();
-    const b = await limiter.acquire();
-    expect(a.waitedMs).toBeLessThan(5);
-    const order: string[] = [];
-    const c = limiter.acquire().then((p) => (order.push("c"), p));
-    const d = limiter.acquire().then((p) => (order.push("d"), p));
-    expect(limiter.inFlight).toBe(2);
-    expect(limiter.queued).toBe(2);
-
-    const overflow = await limiter.acquire().catch((e: unknown) => e);
-    expect(overflow).toBeInstanceOf(OverloadedError);
-    expect((overflow as OverloadedError).status).toBe(503);
-    expect(Number((overflow as OverloadedError).headers["Retry-After"])).toBeGreaterThanOrEqual(1);
-
-    await Bun.sleep(20);
-    a.release();
-    a.release(); // a second release does nothing
-    const pc = await c;
-    expect(pc.waitedMs).toBeGreaterThanOrEqual(15);
-    expect(limiter.queued).toBe(1);
-    b.release();
-    (await d).release();
-    pc.release();
-    expect(order).toEqual(["c", "d"]);
-    expect(limiter.inFlight).toBe(0);
-  });
-
-  test("an aborted waiter leaves the queue", async () => {
-    const limiter = new ConcurrencyLimiter({ concurrency: 1, queueLimit: 1 });
-    const held = await limiter.acquire();
-    const controller = new AbortController();
-    const waiting = limiter.acquire(controller.signal).catch((e: unknown) => e);
-    controller.abort(new Error("gone"));
-    expect(((await waiting) as Error).message).toBe("gone");
-    expect(limiter.queued).toBe(0);
-    held.release();
-    expect(limiter.inFlight).toBe(0);
   });
 });
