@@ -250,3 +250,110 @@ export async function getEmbedding(db: Db, imageId: string, model: string): Prom
   const row = rows[0];
   return row ? { model: row.model, dimensions: row.dimensions, vector: row.embedding, createdAt: row.createdAt } : undefined;
 }
+
+/** Options of the backfill queries: a page of images in id order, after `afterId`. */
+export interface BackfillPage {
+  limit: number;
+  /** Only ids after this one (keyset), so each image is visited once per pass. */
+  afterId?: string;
+}
+
+function afterIdCondition(afterId: string | undefined): SQL | undefined {
+  return afterId && isUuid(afterId) ? sql`${images.id} > ${afterId}::uuid` : undefined;
+}
+
+/**
+ * Images with neither caption nor labels (stored while the labeler was down, or uploaded bare),
+ * in id order: what a vision labeler may describe.
+ *
+ * @example
+ * const bare = await imagesWithoutText(db, { limit: 50 });
+ */
+export async function imagesWithoutText(db: Db, page: BackfillPage): Promise<ImageRow[]> {
+  return guard(() =>
+    db
+      .select(imageColumns)
+      .from(images)
+      .where(and(sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`, afterIdCondition(page.afterId)))
+      .orderBy(images.id)
+      .limit(page.limit),
+  );
+}
+
+/**
+ * Images that have some text (caption, labels or category) but no embedding of `model`, in id
+ * order: what the embedder missed (it was down at ingest, or the model changed since).
+ *
+ * @example
+ * const missing = await imagesWithoutEmbedding(db, "gemini-embedding-001", { limit: 50 });
+ */
+export async function imagesWithoutEmbedding(db: Db, model: string, page: BackfillPage): Promise<ImageRow[]> {
+  const embedded = db
+    .select({ one: sql`1` })
+    .from(imageEmbeddings)
+    .where(and(eq(imageEmbeddings.imageId, images.id), eq(imageEmbeddings.model, model)));
+  return guard(() =>
+    db
+      .select(imageColumns)
+      .from(images)
+      .where(
+        and(
+          sql`(${images.caption} is not null or cardinality(${images.labels}) > 0 or ${images.category} is not null)`,
+          sql`not exists ${embedded}`,
+          afterIdCondition(page.afterId),
+        ),
+      )
+      .orderBy(images.id)
+      .limit(page.limit),
+  );
+}
+
+/**
+ * Gives an image without caption or labels the ones a labeler found (the category only when it
+ * has none). Never overwrites: false when the image has text by now, or is gone.
+ *
+ * @example
+ * await fillImageText(db, id, { caption: "a red boat", labels: ["boat"], category: "natural" });
+ */
+export async function fillImageText(db: Db, id: string, text: { caption: string | null; labels: string[]; category: string | null }): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const rows = await guard(() =>
+    db
+      .update(images)
+      .set({ caption: text.caption, labels: text.labels, category: sql`coalesce(${images.category}, ${text.category})` })
+      .where(and(eq(images.id, id), sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`))
+      .returning({ id: images.id }),
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Stores one embedding of a stored image: added when it has none of that model, replaced only
+ * with `replace` (its text changed). False when nothing was written (one exists and `replace` is
+ * off, or the image is gone).
+ *
+ * @example
+ * await saveEmbedding(db, id, { model: "wink-sg-100d", dimensions: 100, vector }, { replace: true });
+ */
+export async function saveEmbedding(db: Db, imageId: string, embedding: EmbeddingInput, options: { replace?: boolean } = {}): Promise<boolean> {
+  checkEmbedding(embedding);
+  if (!isUuid(imageId)) return false;
+  const row = { imageId, model: embedding.model, dimensions: embedding.dimensions, embedding: embedding.vector, createdAt: new Date() };
+  try {
+    const insert = db.insert(imageEmbeddings).values(row);
+    const rows = await guard(() =>
+      (options.replace
+        ? insert.onConflictDoUpdate({
+            target: [imageEmbeddings.imageId, imageEmbeddings.model],
+            set: { dimensions: row.dimensions, embedding: row.embedding, createdAt: row.createdAt },
+          })
+        : insert.onConflictDoNothing()
+      ).returning({ imageId: imageEmbeddings.imageId }),
+    );
+    return rows.length > 0;
+  } catch (error) {
+    // The image was deleted meanwhile (foreign key): nothing to add to.
+    if (error instanceof DatabaseQueryError && error.code === "23503") return false;
+    throw error;
+  }
+}

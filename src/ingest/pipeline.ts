@@ -11,15 +11,22 @@ import { IMAGE_ROLES, type ImageRole } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
 import { ConcurrencyLimiter } from "../limiter.ts";
-import type { Telemetry } from "../telemetry/index.ts";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { decodeStage } from "./decode.ts";
 import { embedStage } from "./embed.ts";
 import { IngestError } from "./errors.ts";
 import { labelStage, type GivenLabels } from "./label.ts";
 import { paletteStage } from "./palette.ts";
-import { storeImage, type IngestResult } from "./store.ts";
+import { storeImage, type StoredImage } from "./store.ts";
 
-export type { IngestResult } from "./store.ts";
+/** The outcome of one upload. */
+export interface IngestResult extends StoredImage {
+  /**
+   * Stages that went on without their model (`ingest.label`, `ingest.embed`): the image is stored
+   * without those labels or that embedding; `bun run backfill` fills them in. Empty when whole.
+   */
+  degraded: string[];
+}
 
 /** Everything the pipeline uses, passed in (tests build it with fakes or embedded defaults). */
 export interface IngestDeps {
@@ -62,10 +69,11 @@ function cleanName(name: string | undefined): string | null {
 /**
  * Stores one image: validates and decodes it, finds its palette, labels and embedding, writes
  * the blobs and the rows. The same bytes twice give the stored image with `created: false`.
- * Throws `IngestError` (4xx) for bad input; nothing is written then.
+ * Throws `IngestError` (4xx) for bad input; nothing is written then. A model that fails or times
+ * out (labels, embedding) does not fail the upload: the result lists the stage in `degraded`.
  *
  * @example
- * const { image, created } = await ingestImage(deps, { bytes, caption: "a red boat", labels: ["boat"], category: "natural" });
+ * const { image, created, degraded } = await ingestImage(deps, { bytes, caption: "a red boat", labels: ["boat"], category: "natural" });
  */
 export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
   const role = input.role ?? "corpus";
@@ -77,7 +85,7 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   }
   const sha256 = sha256Hex(bytes);
   const existing = await findImageBySha256(deps.db, sha256);
-  if (existing) return { image: existing, created: false };
+  if (existing) return { image: existing, created: false, degraded: [] };
 
   const decoded = await decodeStage(deps.telemetry, deps.config.ingest, bytes);
   const [hexColors, text] = await Promise.all([
@@ -88,8 +96,9 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
       { bytes: decoded.thumbnail, mimeType: "image/webp" },
     ),
   ]);
-  const embeddings = await embedStage(deps, text);
-  return storeImage(deps, {
+  const embedded = await embedStage(deps, text);
+  const degraded = [...(text.source === "model_failed" ? [SPAN.ingestLabel] : []), ...(embedded.degraded ? [SPAN.ingestEmbed] : [])];
+  const stored = await storeImage(deps, {
     id: newId(),
     sha256,
     role,
@@ -97,8 +106,10 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
     decoded,
     text,
     hexColors,
-    embeddings,
+    embeddings: embedded.embeddings,
   });
+  // A duplicate that won a race is that image, whole or not as it was stored.
+  return { ...stored, degraded: stored.created ? degraded : [] };
 }
 
 /**

@@ -124,7 +124,7 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
       const permit = await uploads.acquire(c.req.raw.signal);
       try {
         const { file, fields } = await readUpload(c);
-        const { image, created } = await ingestFile(deps, file, {
+        const { image, created, degraded } = await ingestFile(deps, file, {
           caption: fields.caption,
           labels: fields.labels,
           category: fields.category,
@@ -132,7 +132,7 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
           originalName: file.name,
         });
         if (created) c.header("Location", `/api/images/${image.id}`);
-        return c.json(imageRecord(image), created ? 201 : 200);
+        return c.json({ ...imageRecord(image), ...(degraded.length > 0 ? { degraded } : {}) }, created ? 201 : 200);
       } finally {
         permit.release();
       }
