@@ -226,6 +226,19 @@ describe("POST /api/generate with Gemini (fake API)", () => {
     expect(waits[1]).toBeGreaterThanOrEqual(400);
   });
 
+  test("the connection's idle timer is off while a generation runs and back to HTTP_IDLE_TIMEOUT_SECONDS for the answer", async () => {
+    const app = makeApp(geminiEnv({ HTTP_IDLE_TIMEOUT_SECONDS: "42" }));
+    const calls: { seconds: number; modelCalls: number }[] = [];
+    // What Bun.serve hands Hono as `c.env`: the server, whose `timeout(request, seconds)` sets this connection's idle timer.
+    const server = { timeout: (_request: Request, seconds: number) => void calls.push({ seconds, modelCalls: imageRequests().length }) };
+    const res = await app.request("/api/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "a fox" }) }, server);
+    expect(res.status).toBe(201);
+    expect(calls).toEqual([
+      { seconds: 0, modelCalls: 0 },
+      { seconds: 42, modelCalls: 1 },
+    ]);
+  });
+
   test("past the queue: 503 overloaded with Retry-After, nothing stored, no extra model call", async () => {
     const narrow = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "0" }), { withTextModel: true });
     fake.setScenario(IMAGE_MODEL, { delayMs: 1_000, then: "image" });
