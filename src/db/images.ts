@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { newestFirst, pageLimit, toPage, type Page } from "./cursor.ts";
 import { DatabaseQueryError, guard } from "./errors.ts";
 import { isUuid, newId } from "./ids.ts";
 import { imageEmbeddings, images, type ImageRole, type ImageRow, type NewImage } from "./schema.ts";
@@ -33,6 +33,8 @@ export class DuplicateImageError extends Error {
   }
 }
 
+export type { Page } from "./cursor.ts";
+
 const { searchTsv: _searchTsv, ...imageColumns } = getTableColumns(images);
 
 export interface ListImagesOptions {
@@ -41,12 +43,6 @@ export interface ListImagesOptions {
   cursor?: string;
   role?: ImageRole;
   category?: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
 }
 
 function checkEmbedding(e: EmbeddingInput): void {
@@ -193,6 +189,23 @@ export async function findImageBySha256(db: Db, sha256: string): Promise<ImageRo
 }
 
 /**
+ * The statement behind {@link listImages}: newest first, filtered by role and category, one row
+ * more than the page. Its plan must walk an index, never sort the table (a test runs EXPLAIN).
+ *
+ * @example
+ * const { sql, params } = listImagesQuery(db, { limit: 20, role: "corpus" }).toSQL();
+ */
+export function listImagesQuery(db: Db, options: ListImagesOptions) {
+  const page = newestFirst(images, options.cursor);
+  return db
+    .select(imageColumns)
+    .from(images)
+    .where(and(options.role ? eq(images.role, options.role) : undefined, options.category ? eq(images.category, options.category) : undefined, page.after))
+    .orderBy(...page.orderBy)
+    .limit(pageLimit(options.limit) + 1);
+}
+
+/**
  * A page of images, newest first, optionally of one role and/or category. A cursor this service
  * did not issue throws `InvalidCursorError` (HTTP 400).
  *
@@ -200,25 +213,7 @@ export async function findImageBySha256(db: Db, sha256: string): Promise<ImageRo
  * const { items, nextCursor } = await listImages(db, { limit: 20, role: "corpus" });
  */
 export async function listImages(db: Db, options: ListImagesOptions): Promise<Page<ImageRow>> {
-  const limit = Math.min(500, Math.max(1, Math.trunc(options.limit) || 1));
-  const where: SQL[] = [];
-  if (options.role) where.push(eq(images.role, options.role));
-  if (options.category) where.push(eq(images.category, options.category));
-  if (options.cursor) {
-    const at = decodeCursor(options.cursor);
-    where.push(sql`(${images.createdAt}, ${images.id}) < (${at.createdAt.toISOString()}::timestamptz, ${at.id}::uuid)`);
-  }
-  const rows = await guard(() =>
-    db
-      .select(imageColumns)
-      .from(images)
-      .where(where.length > 0 ? and(...where) : undefined)
-      .orderBy(sql`${images.createdAt} desc`, sql`${images.id} desc`)
-      .limit(limit + 1),
-  );
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
+  return toPage(await guard(() => listImagesQuery(db, options)), pageLimit(options.limit));
 }
 
 /** A category in use and how many images it holds. */
@@ -276,4 +271,111 @@ export async function getEmbedding(db: Db, imageId: string, model: string): Prom
   );
   const row = rows[0];
   return row ? { model: row.model, dimensions: row.dimensions, vector: row.embedding, createdAt: row.createdAt } : undefined;
+}
+
+/** Options of the backfill queries: a page of images in id order, after `afterId`. */
+export interface BackfillPage {
+  limit: number;
+  /** Only ids after this one (keyset), so each image is visited once per pass. */
+  afterId?: string;
+}
+
+function afterIdCondition(afterId: string | undefined): SQL | undefined {
+  return afterId && isUuid(afterId) ? sql`${images.id} > ${afterId}::uuid` : undefined;
+}
+
+/**
+ * Images with neither caption nor labels (stored while the labeler was down, or uploaded bare),
+ * in id order: what a vision labeler may describe.
+ *
+ * @example
+ * const bare = await imagesWithoutText(db, { limit: 50 });
+ */
+export async function imagesWithoutText(db: Db, page: BackfillPage): Promise<ImageRow[]> {
+  return guard(() =>
+    db
+      .select(imageColumns)
+      .from(images)
+      .where(and(sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`, afterIdCondition(page.afterId)))
+      .orderBy(images.id)
+      .limit(page.limit),
+  );
+}
+
+/**
+ * Images that have some text (caption, labels or category) but no embedding of `model`, in id
+ * order: what the embedder missed (it was down at ingest, or the model changed since).
+ *
+ * @example
+ * const missing = await imagesWithoutEmbedding(db, "gemini-embedding-001", { limit: 50 });
+ */
+export async function imagesWithoutEmbedding(db: Db, model: string, page: BackfillPage): Promise<ImageRow[]> {
+  const embedded = db
+    .select({ one: sql`1` })
+    .from(imageEmbeddings)
+    .where(and(eq(imageEmbeddings.imageId, images.id), eq(imageEmbeddings.model, model)));
+  return guard(() =>
+    db
+      .select(imageColumns)
+      .from(images)
+      .where(
+        and(
+          sql`(${images.caption} is not null or cardinality(${images.labels}) > 0 or ${images.category} is not null)`,
+          sql`not exists ${embedded}`,
+          afterIdCondition(page.afterId),
+        ),
+      )
+      .orderBy(images.id)
+      .limit(page.limit),
+  );
+}
+
+/**
+ * Gives an image without caption or labels the ones a labeler found (the category only when it
+ * has none). Never overwrites: false when the image has text by now, or is gone.
+ *
+ * @example
+ * await fillImageText(db, id, { caption: "a red boat", labels: ["boat"], category: "natural" });
+ */
+export async function fillImageText(db: Db, id: string, text: { caption: string | null; labels: string[]; category: string | null }): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const rows = await guard(() =>
+    db
+      .update(images)
+      .set({ caption: text.caption, labels: text.labels, category: sql`coalesce(${images.category}, ${text.category})` })
+      .where(and(eq(images.id, id), sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`))
+      .returning({ id: images.id }),
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Stores one embedding of a stored image: added when it has none of that model, replaced only
+ * with `replace` (its text changed). False when nothing was written (one exists and `replace` is
+ * off, or the image is gone).
+ *
+ * @example
+ * await saveEmbedding(db, id, { model: "wink-sg-100d", dimensions: 100, vector }, { replace: true });
+ */
+export async function saveEmbedding(db: Db, imageId: string, embedding: EmbeddingInput, options: { replace?: boolean } = {}): Promise<boolean> {
+  checkEmbedding(embedding);
+  if (!isUuid(imageId)) return false;
+  const row = { imageId, model: embedding.model, dimensions: embedding.dimensions, embedding: embedding.vector, createdAt: new Date() };
+  try {
+    const insert = db.insert(imageEmbeddings).values(row);
+    const rows = await guard(() =>
+      (options.replace
+        ? insert.onConflictDoUpdate({
+            target: [imageEmbeddings.imageId, imageEmbeddings.model],
+            set: { dimensions: row.dimensions, embedding: row.embedding, createdAt: row.createdAt },
+          })
+        : insert.onConflictDoNothing()
+      ).returning({ imageId: imageEmbeddings.imageId }),
+    );
+    return rows.length > 0;
+  } catch (error) {
+    // The image was deleted meanwhile (foreign key): nothing to add to.
+    if (error instanceof DatabaseQueryError && error.code === "23503") return false;
+    throw error;
+  }
 }

@@ -1,13 +1,21 @@
 /**
  * `ingest.embed`: one text embedding per image, of its caption, labels and category, through
  * the configured embedder (offline word vectors or Gemini). The model name is kept beside the
- * vector so search compares like with like.
+ * vector so search compares like with like. An embedder that fails or times out does not fail
+ * the upload: the image is stored without that embedding (`bun run backfill` adds it later).
  */
 import { ModelError, type Embedder } from "../ai/types.ts";
 import type { EmbeddingInput } from "../db/images.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
-import { EmbeddingUnavailableError } from "./errors.ts";
+import { markDegraded } from "./degraded.ts";
 import type { ImageText } from "./label.ts";
+
+/** What the embed stage produced: the embeddings to store, and why there is none when the model failed. */
+export interface EmbedOutcome {
+  embeddings: EmbeddingInput[];
+  /** Set when the embedder failed: the model error's kind (or the error's name). */
+  degraded?: string;
+}
 
 /**
  * The text an image is embedded by: caption, labels, category; empty when it has none of them.
@@ -23,32 +31,32 @@ export function embeddingText(text: Pick<ImageText, "caption" | "labels" | "cate
 
 /**
  * Embeds an image's text in the `ingest.embed` span; no embedding (an empty list) when the image
- * has no text, so no meaningless vector is indexed.
+ * has no text, so no meaningless vector is indexed, or when the embedder failed (the span is
+ * marked degraded).
  *
  * @example
- * const embeddings = await embedStage({ telemetry, embedder }, text); // [{ model: "wink-sg-100d", dimensions: 100, vector }]
+ * const { embeddings, degraded } = await embedStage({ telemetry, embedder }, text);
  */
-export function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbeddingInput[]> {
+export function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbedOutcome> {
   const { embedder } = deps;
   return deps.telemetry.tracedSpan(SPAN.ingestEmbed, { "embedding.model": embedder.model, "embedding.dimensions": embedder.dimensions }, async (span) => {
     const input = embeddingText(text);
     span.setAttribute("embedding.text_chars", input.length);
     if (input === "") {
       span.setAttribute("embedding.skipped", true);
-      return [];
+      return { embeddings: [] };
     }
     let vector: number[] | undefined;
     try {
       [vector] = await embedder.embed([input], "document");
     } catch (error) {
-      if (error instanceof ModelError) {
-        throw new EmbeddingUnavailableError(`the embedding model ${embedder.model} failed (${error.kind}); nothing was stored, try again`, { cause: error });
-      }
-      throw error;
+      const reason = error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error";
+      markDegraded(span, reason);
+      return { embeddings: [], degraded: reason };
     }
     if (!vector || vector.length !== embedder.dimensions) {
       throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
     }
-    return [{ model: embedder.model, dimensions: embedder.dimensions, vector }];
+    return { embeddings: [{ model: embedder.model, dimensions: embedder.dimensions, vector }] };
   });
 }

@@ -6,7 +6,7 @@
  * (`document.ts`). A test checks that this list and the registered routes are the same set.
  */
 import { z } from "zod";
-import { FAILURE_STATUS } from "../routes/generations.ts";
+import { GENERATION_FAILURE_STATUS } from "../../generation/errors.ts";
 import { READINESS_ROUTE } from "../routes/health.ts";
 import { IdParam } from "../schemas/common.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
@@ -95,7 +95,10 @@ export const SCHEMAS = {
 /** Each failure kind of a generation under the status the route answers it with. */
 function generationFailures(): Partial<Record<ErrorStatus, string[]>> {
   const byStatus: Partial<Record<ErrorStatus, string[]>> = {};
-  for (const [kind, status] of Object.entries(FAILURE_STATUS)) (byStatus[status as ErrorStatus] ??= []).push(kind);
+  for (const [kind, status] of Object.entries(GENERATION_FAILURE_STATUS)) {
+    // 499 `cancelled`: the client went away; nobody reads that answer.
+    if (kind !== "cancelled") (byStatus[status as ErrorStatus] ??= []).push(kind);
+  }
   return byStatus;
 }
 
@@ -159,7 +162,7 @@ export const OPERATIONS: readonly Operation[] = [
       413: ["payload_too_large"],
       415: ["unsupported_media_type", "unsupported_image_type"],
       422: ["invalid_image", "too_many_pixels"],
-      503: ["embedding_unavailable", "storage_unavailable", ...DATABASE],
+      503: ["overloaded", "storage_unavailable", ...DATABASE],
       507: ["storage_full"],
     },
   },
@@ -245,7 +248,7 @@ export const OPERATIONS: readonly Operation[] = [
       ...JSON_BODY_ERRORS,
       ...failures,
       429: ["rate_limited"],
-      503: [...(failures[503] ?? []), "storage_unavailable", ...DATABASE],
+      503: [...(failures[503] ?? []), "overloaded", "storage_unavailable", ...DATABASE],
       507: ["storage_full"],
     },
     rateLimited: "generate",

@@ -5,7 +5,7 @@
 import { Hono, type Context } from "hono";
 import { getImage, listImages } from "../../db/images.ts";
 import type { ImageRow } from "../../db/schema.ts";
-import { ingestImage, type IngestDeps } from "../../ingest/pipeline.ts";
+import { createUploadLimiter, ingestFile, type IngestDeps } from "../../ingest/pipeline.ts";
 import { IMMUTABLE_CACHE } from "../../ingest/store.ts";
 import { thumbnailKey } from "../../storage/keys.ts";
 import type { AppConfig } from "../../config.ts";
@@ -118,23 +118,30 @@ async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Pro
  * app.route("/api", imageRoutes(ingestDeps, config));
  */
 export function imageRoutes(deps: IngestDeps, config: AppConfig) {
+  const uploads = createUploadLimiter(config.ingest);
   return new Hono<AppEnv>()
     .post("/images", uploadLimit(config), async function uploadImage(c) {
-      const { file, fields } = await readUpload(c);
-      const { image, created, notApplied } = await ingestImage(deps, {
-        bytes: new Uint8Array(await file.arrayBuffer()),
-        caption: fields.caption,
-        labels: fields.labels,
-        category: fields.category,
-        role: fields.role,
-        originalName: file.name,
-      });
-      if (created) {
-        c.header("Location", `/api/images/${image.id}`);
-        return c.json({ ...imageRecord(image), duplicate: false } satisfies UploadAnswer, 201);
+      // The slot comes before the body is read: a queued upload's bytes wait in the socket, not in memory.
+      const permit = await uploads.acquire(c.req.raw.signal);
+      try {
+        const { file, fields } = await readUpload(c);
+        const { image, created, notApplied, degraded } = await ingestFile(deps, file, {
+          caption: fields.caption,
+          labels: fields.labels,
+          category: fields.category,
+          role: fields.role,
+          originalName: file.name,
+        });
+        const stage = degraded.length > 0 ? { degraded } : {};
+        if (created) {
+          c.header("Location", `/api/images/${image.id}`);
+          return c.json({ ...imageRecord(image), duplicate: false, ...stage } satisfies UploadAnswer, 201);
+        }
+        // The same bytes are stored already: that record, unchanged, and what was not applied.
+        return c.json({ ...imageRecord(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
+      } finally {
+        permit.release();
       }
-      // The same bytes are stored already: that record, unchanged, and what was not applied.
-      return c.json({ ...imageRecord(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
     })
     .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
       const page = await listImages(deps.db, c.req.valid("query"));

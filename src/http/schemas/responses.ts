@@ -83,6 +83,7 @@ export type ImageRecord = z.infer<typeof ImageRecord>;
 export const UploadAnswer = ImageRecord.extend({
   duplicate: z.boolean(),
   notApplied: z.array(z.enum(UPLOAD_FIELDS)).optional().describe("duplicates only: submitted fields whose values differ from the stored ones"),
+  degraded: z.array(z.string()).optional().describe("stages whose model failed or timed out (`ingest.label`, `ingest.embed`); the image is stored without their output, `bun run backfill` adds it later"),
 });
 export type UploadAnswer = z.infer<typeof UploadAnswer>;
 
