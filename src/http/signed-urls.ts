@@ -74,8 +74,10 @@ export function createUrlSigner(apiKeys: readonly string[], now: () => number = 
       if (!signable(path) || !expires || !signature || !/^\d{1,12}$/.test(expires)) return undefined;
       const at = Number(expires);
       if (at <= now() / 1000) return undefined;
-      const given = Buffer.from(signature, "base64url");
-      const wanted = mac(path, at);
+      // Compared as text: base64url decoding ignores the spare bits of the last character, so the
+      // bytes alone would accept several spellings of one signature.
+      const given = Buffer.from(signature);
+      const wanted = Buffer.from(mac(path, at).toString("base64url"));
       return given.length === wanted.length && timingSafeEqual(given, wanted) ? at : undefined;
     },
   };
