@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { brotliDecompressSync } from "node:zlib";
 import { validate as validateOpenApi } from "@readme/openapi-parser";
 import { loadConfig } from "../src/config.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
@@ -408,6 +409,14 @@ describe("/docs", () => {
     expect(first.headers.get("content-encoding")).toBeNull();
     expect(await first.text()).toContain(".swagger-ui");
     expect((await app.request(`/${css}`, { headers: { "if-none-match": first.headers.get("etag")! } })).status).toBe(304);
+    // Brotli when accepted (the 1.7 MB bundle too, at a fast level: compressed once, at first use), the same bytes decoded.
+    const bundle = /src="([^"]+swagger-ui-bundle-[^"]+)"/.exec(page)![1]!;
+    const raw = new Uint8Array(await (await app.request(`/${bundle}`)).arrayBuffer());
+    const br = await app.request(`/${bundle}`, { headers: { "accept-encoding": "gzip, deflate, br" } });
+    expect(br.headers.get("content-encoding")).toBe("br");
+    const compressed = new Uint8Array(await br.arrayBuffer());
+    expect(compressed.length).toBeLessThan(raw.length / 3);
+    expect(new Uint8Array(brotliDecompressSync(compressed))).toEqual(raw);
     const missing = await app.request("/docs/assets/nothing.js");
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
