@@ -13,6 +13,7 @@ import { silentLogger } from "../src/log.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { createS3BlobStore } from "../src/storage/index.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
+import { contractChecker, type OpenApiDocument } from "./harness/openapi.ts";
 import { startS3, type TestS3 } from "./harness/s3.ts";
 import { scene } from "./ingest-fixtures.ts";
 import { tempDataDir } from "./telemetry-helpers.ts";
@@ -194,6 +195,21 @@ describe("API_KEYS and PUBLIC_READS=false (PGlite, local files)", () => {
     expect(await res.json()).toEqual({ items: [{ category: "doors", count: 2 }, { category: "seascape", count: 1 }] });
     expect((await service.fetch("/api/categories", { key: null })).status).toBe(401);
     expect((await service.fetch("/api/images", { key: null })).status).toBe(401);
+  });
+
+  test("these answers validate against this instance's OpenAPI document", async () => {
+    const contract = contractChecker((await (await service.fetch("/openapi.json", { key: null })).json()) as OpenApiDocument);
+    const check = async (url: string, key: string | null | undefined, headers: Record<string, string> = {}) => {
+      const res = await service.fetch(url, { key, headers });
+      return contract.check("GET", `${service.server.url}${url}`, res);
+    };
+    const file = await service.fetch(image.url, { key: null });
+    expect(await check("/api/categories", undefined)).toEqual({ operationId: "listCategories", status: 200 });
+    expect(await check("/api/categories", null)).toEqual({ operationId: "listCategories", status: 401 });
+    expect(await check(`/api/images/${image.id}`, undefined)).toEqual({ operationId: "getImage", status: 200 });
+    expect(await check(image.url, null)).toEqual({ operationId: "getImageFile", status: 200 });
+    expect(await check(image.url, null, { "if-none-match": file.headers.get("etag")! })).toEqual({ operationId: "getImageFile", status: 304 });
+    expect(await check(`${image.thumbnailUrl.split("?")[0]}?expires=1&signature=x`, null)).toEqual({ operationId: "getImageThumbnail", status: 401 });
   });
 });
 
