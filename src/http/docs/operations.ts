@@ -12,6 +12,7 @@ import { IdParam } from "../schemas/common.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
 import {
+  CategoryList,
   ErrorBody,
   GenerateAnswer,
   GenerationPage,
@@ -83,6 +84,7 @@ export const SCHEMAS = {
   ImageRecord,
   UploadAnswer,
   ImagePage,
+  CategoryList,
   SearchRequest: SearchBody,
   SearchHit,
   SearchAnswer,
@@ -206,6 +208,16 @@ export const OPERATIONS: readonly Operation[] = [
     params: IdParam,
     answers: blob("image/webp"),
     errors: { 400: ["invalid_id"], 404: ["not_found"], 503: ["storage_unavailable", ...DATABASE] },
+  },
+  {
+    method: "get",
+    path: "/api/categories",
+    operationId: "listCategories",
+    tag: "images",
+    summary: "Categories in use",
+    description: "Every category some image has, by name, with how many images hold it (the same read policy as listing images).",
+    answers: { 200: { description: "The categories and their counts.", json: CategoryList } },
+    errors: { 503: DATABASE },
   },
   {
     method: "post",

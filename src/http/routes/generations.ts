@@ -8,6 +8,7 @@ import { NotFoundError } from "../errors.ts";
 import { rateLimit } from "../rate-limit.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
 import type { GenerateAnswer, GenerationPage, GenerationRecord } from "../schemas/responses.ts";
+import { imageLink } from "../signed-urls.ts";
 import { jsonBody, validate } from "../validation.ts";
 
 /** The Bun server of this request: `Bun.serve` hands it to Hono as `c.env` (absent under `app.request`). */
@@ -19,12 +20,13 @@ function bunServer(c: Context): Pick<Server<unknown>, "timeout"> | undefined {
 const imagePath = (id: string) => `/api/generations/${id}/image`;
 
 /**
- * The public shape of a stored generation.
+ * The public shape of a stored generation; `link` writes its image URL (signed when reads need a
+ * key: `imageLink(config)`).
  *
  * @example
  * c.json(generationView(row));
  */
-export function generationView(row: GenerationRow): GenerationRecord {
+export function generationView(row: GenerationRow, link: (path: string) => string = (path) => path): GenerationRecord {
   const succeeded = row.status === "succeeded" && row.outputKey !== null;
   return {
     id: row.id,
@@ -34,7 +36,7 @@ export function generationView(row: GenerationRow): GenerationRecord {
     parameters: row.parameters,
     provider: row.provider,
     model: row.model,
-    imageUrl: succeeded ? imagePath(row.id) : null,
+    imageUrl: succeeded ? link(imagePath(row.id)) : null,
     references: row.references,
     hexColors: row.hexColors,
     error: row.status === "failed" ? { kind: row.errorKind, message: row.errorMessage } : null,
@@ -55,6 +57,8 @@ export function generationView(row: GenerationRow): GenerationRecord {
  */
 export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
   const limit = rateLimit("generate", config.rateLimits.generatePerMinute, config);
+  const link = imageLink(config);
+  const viewOf = (row: GenerationRow) => generationView(row, link);
   return new Hono<AppEnv>()
     .post("/generate", limit, jsonBody, validate("json", GenerateBody), async function generate(c) {
       const body = c.req.valid("json");
@@ -68,7 +72,7 @@ export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
       } finally {
         server?.timeout(c.req.raw, config.limits.idleTimeoutSeconds);
       }
-      const view = generationView(row);
+      const view = viewOf(row);
       c.header("Location", `/api/generations/${row.id}`);
       return c.json(
         {
@@ -87,12 +91,12 @@ export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
     })
     .get("/generations", validate("query", GenerationListQuery), async function listGenerationPage(c) {
       const page = await listGenerations(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(generationView), nextCursor: page.nextCursor } satisfies GenerationPage);
+      return c.json({ items: page.items.map(viewOf), nextCursor: page.nextCursor } satisfies GenerationPage);
     })
     .get("/generations/:id", async function getGenerationRecord(c) {
       const row = await getGeneration(deps.db, c.req.param("id"));
       if (!row) throw new NotFoundError(`no generation with id ${c.req.param("id")}`);
-      return c.json(generationView(row));
+      return c.json(viewOf(row));
     })
     .get("/generations/:id/image", async function getGenerationImage(c) {
       const row = await getGeneration(deps.db, c.req.param("id"));
