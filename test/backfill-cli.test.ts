@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { openDatabase } from "../src/db/client.ts";
-import { bulkInsertImages } from "../src/db/images.ts";
+import { createOfflineEmbedder, createWordVectors } from "../src/ai/index.ts";
+import { bulkInsertImages, getEmbedding } from "../src/db/images.ts";
 import { silentLogger } from "../src/log.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 import { runCli } from "./harness/service.ts";
@@ -58,6 +59,12 @@ describe("bun run backfill, as a process", () => {
       expect(rows.rows.find((r) => r.caption?.startsWith("Espresso"))!.hypernyms).toContain("beverage");
       expect(rows.rows.find((r) => r.caption === null)!.hypernyms).toEqual([]);
       expect(rows.rows.map((r) => r.embeddings)).toEqual([1, 1, 1, 0]);
+      // One embedder call for the page: each image got the vector of its own text.
+      const embedder = createOfflineEmbedder(createWordVectors());
+      const captioned = (await database.db.execute(sql`select id, caption from images where caption is not null order by id`)) as unknown as { rows: { id: string; caption: string }[] };
+      const expected = await embedder.embed(captioned.rows.map((r) => r.caption), "document");
+      const stored = await Promise.all(captioned.rows.map((r) => getEmbedding(database.db, r.id, embedder.model)));
+      expect(stored.map((e) => e!.vector.map((v) => v.toFixed(5)))).toEqual(expected.map((v) => v.map((x) => x.toFixed(5))));
     } finally {
       await database.close();
     }
