@@ -16,7 +16,7 @@ export {
   insertImageWithEmbeddings,
 } from "./images.ts";
 export { listCategories, listImages } from "./images.ts";
-export { countImagesMissing, fillImageText, imagesMissing, saveEmbedding, setHypernyms } from "./images.ts";
+export { countImagesMissing, imagesMissing, setHypernyms } from "./images.ts";
 export type { BulkImage, CategoryCount, EmbeddingInput, IdPage, ListImagesOptions, Missing, Page, StoredEmbedding } from "./images.ts";
 export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";

@@ -85,6 +85,7 @@ export async function backfillLabels(
       }
       if (!(await fillImageText(deps.db, image.id, text))) return;
       report.labelled++;
+      // Any embedding it had is of the category alone: the new text's replaces it.
       const { embeddings: [embedding], degraded } = await embedStage(deps, { ...text, category: image.category ?? text.category });
       if (!embedding) report.failed.push(embedFailure(image.id, degraded));
       else if (await saveEmbedding(deps.db, image.id, embedding, { replace: true })) report.embedded++;
