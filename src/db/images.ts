@@ -369,33 +369,43 @@ export async function fillImageText(
 }
 
 /**
- * Stores one embedding of a stored image: added when it has none of that model, replaced only
- * with `replace` (its text changed). False when nothing was written (one exists and `replace` is
- * off, or the image is gone).
+ * Stores embeddings of stored images in one statement: each added when its image has none of that
+ * model, replaced only with `replace` (its text changed). Returns how many were written (one that
+ * exists without `replace`, or whose image is gone, is not).
  *
  * @example
- * await saveEmbedding(db, id, { model: "wink-sg-100d", dimensions: 100, vector }, { replace: true });
+ * await saveEmbeddings(db, [{ imageId, embedding: { model: "wink-sg-100d", dimensions: 100, vector } }], { replace: true });
  */
-export async function saveEmbedding(db: Db, imageId: string, embedding: EmbeddingInput, options: { replace?: boolean } = {}): Promise<boolean> {
-  checkEmbedding(embedding);
-  if (!isUuid(imageId)) return false;
-  const row = { imageId, model: embedding.model, dimensions: embedding.dimensions, embedding: embedding.vector, createdAt: new Date() };
+export async function saveEmbeddings(
+  db: Db,
+  rows: readonly { imageId: string; embedding: EmbeddingInput }[],
+  options: { replace?: boolean } = {},
+): Promise<number> {
+  rows.forEach((r) => checkEmbedding(r.embedding));
+  const createdAt = new Date();
+  const values = rows
+    .filter((r) => isUuid(r.imageId))
+    .map(({ imageId, embedding: e }) => ({ imageId, model: e.model, dimensions: e.dimensions, embedding: e.vector, createdAt }));
+  if (values.length === 0) return 0;
   try {
-    const insert = db.insert(imageEmbeddings).values(row);
-    const rows = await guard(() =>
+    const insert = db.insert(imageEmbeddings).values(values);
+    const written = await guard(() =>
       (options.replace
         ? insert.onConflictDoUpdate({
             target: [imageEmbeddings.imageId, imageEmbeddings.model],
-            set: { dimensions: row.dimensions, embedding: row.embedding, createdAt: row.createdAt },
+            set: { dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, createdAt: sql`excluded.created_at` },
           })
         : insert.onConflictDoNothing()
       ).returning({ imageId: imageEmbeddings.imageId }),
     );
-    return rows.length > 0;
+    return written.length;
   } catch (error) {
-    // The image was deleted meanwhile (foreign key): nothing to add to.
-    if (error instanceof DatabaseQueryError && error.code === "23503") return false;
-    throw error;
+    if (!(error instanceof DatabaseQueryError && error.code === "23503")) throw error;
+    // An image was deleted meanwhile (foreign key): nothing to add to it; the others one by one.
+    if (rows.length === 1) return 0;
+    let written = 0;
+    for (const row of rows) written += await saveEmbeddings(db, [row], options);
+    return written;
   }
 }
 

@@ -8,7 +8,7 @@
  * text is never overwritten.
  */
 import type { Labeler } from "../ai/types.ts";
-import { eachPageMissing, fillImageText, saveEmbedding } from "../db/images.ts";
+import { eachPageMissing, fillImageText, saveEmbeddings } from "../db/images.ts";
 import type { ImageRow } from "../db/schema.ts";
 import { thumbnailKey } from "../storage/keys.ts";
 import { SPAN } from "../telemetry/index.ts";
@@ -88,7 +88,7 @@ export async function backfillLabels(
       // Any embedding it had is of the category alone: the new text's replaces it.
       const { embeddings: [embedding], degraded } = await embedStage(deps, { ...text, category: image.category ?? text.category });
       if (!embedding) report.failed.push(embedFailure(image.id, degraded));
-      else if (await saveEmbedding(deps.db, image.id, embedding, { replace: true })) report.embedded++;
+      else report.embedded += await saveEmbeddings(deps.db, [{ imageId: image.id, embedding }], { replace: true });
     });
   await eachPageMissing(deps.db, "text", options.batchSize ?? 50, async (page) => {
     for (const image of page) await label(image);
@@ -112,11 +112,12 @@ export async function backfillEmbeddings(
   let done = 0;
   await eachPageMissing(deps.db, { embedding: deps.embedder.model }, options.batchSize ?? 50, async (page) => {
     const { embeddings, degraded } = await embedTexts(deps, page);
-    for (const [i, image] of page.entries()) {
+    const rows = page.flatMap((image, i) => {
       const embedding = embeddings[i];
       if (!embedding) report.failed.push(embedFailure(image.id, degraded));
-      else if (await saveEmbedding(deps.db, image.id, embedding)) report.embedded++;
-    }
+      return embedding ? [{ imageId: image.id, embedding }] : [];
+    });
+    report.embedded += await saveEmbeddings(deps.db, rows);
     options.onProgress?.("embeddings", (done += page.length));
   });
   return report;
