@@ -3,9 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { createAiProviders, type AiProviders } from "../src/ai/index.ts";
+import { createAiProviders, createWordVectors, type AiProviders } from "../src/ai/index.ts";
 import { loadConfig, type AppConfig } from "../src/config.ts";
+import { getImage } from "../src/db/images.ts";
 import { backfillImages } from "../src/ingest/backfill.ts";
+import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
+import { ingestImage } from "../src/ingest/pipeline.ts";
+import { checkContext, CHECKS, runChecks } from "../src/integrity/index.ts";
 import { createApp } from "../src/http/app.ts";
 import { silentLogger } from "../src/log.ts";
 import { createLocalBlobStore } from "../src/storage/index.ts";
@@ -84,14 +88,14 @@ describe("ingest with Gemini (fake Gemini server over HTTP via GEMINI_BASE_URL)"
     gemini.reset();
     gemini.setScenario("gemini-2.5-flash", { textJson: () => ({ caption: "A bowl of noodles", labels: ["noodles", "bowl"], category: "dinner" }) });
     const report = await backfillImages({ ...ctx.deps, embedder: ai.embedder, labeler: ai.labeler, config });
-    expect(report).toEqual({ labelled: 1, embedded: 1, failed: [] });
+    expect(report).toEqual({ labelled: 1, embedded: 1, expanded: 0, failed: [] });
     const record = await jsonOf(await app.request(`/api/images/${image.id}`));
     expect(record).toMatchObject({ caption: "A bowl of noodles", labels: ["noodles", "bowl"], category: "food" });
     expect(await embeddingModels(image.id)).toEqual(["gemini-embedding-001"]);
     const embedCall = gemini.requests.find((r) => r.model === "gemini-embedding-001")!;
     expect(JSON.stringify(embedCall.body)).toContain("A bowl of noodles. noodles, bowl. food");
     // A second run finds nothing to do.
-    expect(await backfillImages({ ...ctx.deps, embedder: ai.embedder, labeler: ai.labeler, config })).toEqual({ labelled: 0, embedded: 0, failed: [] });
+    expect(await backfillImages({ ...ctx.deps, embedder: ai.embedder, labeler: ai.labeler, config })).toEqual({ labelled: 0, embedded: 0, expanded: 0, failed: [] });
   });
 
   test("an embedder outage still stores the image (201, degraded ingest.embed, no embedding); the backfill embeds it once the model is back", async () => {
@@ -113,9 +117,38 @@ describe("ingest with Gemini (fake Gemini server over HTTP via GEMINI_BASE_URL)"
     expect(still.failed).toEqual([{ id: image.id, stage: "ingest.embed", reason: "the embedder failed again (unavailable)" }]);
     gemini.reset();
     const report = await backfillImages({ ...ctx.deps, embedder: ai.embedder, labeler: ai.labeler, config });
-    expect(report).toEqual({ labelled: 0, embedded: 1, failed: [] });
+    expect(report).toEqual({ labelled: 0, embedded: 1, expanded: 0, failed: [] });
     expect(await embeddingModels(image.id)).toEqual(["gemini-embedding-001"]);
     const embedCall = gemini.requests.find((r) => r.model === "gemini-embedding-001")!;
     expect(JSON.stringify(embedCall.body)).toContain("embedded later");
+  });
+
+  test("doctor --repair labels an image the labeler missed with the backfill's own function: new text, its embedding and its hypernyms", async () => {
+    const deps = { ...ctx.deps, config, embedder: ai.embedder, labeler: ai.labeler, hypernyms: createHypernymExpander({ wordVectors: createWordVectors() }) };
+    gemini.reset();
+    gemini.setScenario("gemini-2.5-flash", { status: 503, message: "overloaded" });
+    const { image, degraded } = await ingestImage(deps, { bytes: await scene(6004) });
+    expect(degraded).toEqual(["ingest.label"]);
+    // Expanded at ingest from no text at all: nothing.
+    expect(image).toMatchObject({ caption: null, labels: [], hypernyms: [] });
+    const target = { database: ctx.database, storage: ctx.deps.storage, config, embedder: ai.embedder, labeler: ai.labeler, hypernyms: deps.hypernyms, telemetry: suite.telemetry };
+    const labelsCheck = CHECKS.filter((c) => c.name === "missing labels");
+    const [found] = await runChecks(checkContext(target), { repair: false, checks: labelsCheck });
+    expect(found!.finding).toMatchObject({ count: 1, repairable: 1, summary: "1 image without caption or labels" });
+
+    gemini.reset();
+    gemini.setScenario("gemini-2.5-flash", { textJson: () => ({ caption: "A delivery van parked outside a bakery", labels: ["van"], category: "street" }) });
+    const [repaired] = await runChecks(checkContext(target), { repair: true, checks: labelsCheck });
+    expect(repaired!.repaired).toBe("labelled 1 with gemini-2.5-flash");
+    const row = await getImage(ctx.database.db, image.id);
+    expect(row).toMatchObject({ caption: "A delivery van parked outside a bakery", labels: ["van"], category: "street" });
+    // The expansion of no text is replaced by the new text's, as at ingest.
+    expect(row!.hypernyms).toEqual(expect.arrayContaining(["truck", "motor vehicle", "vehicle"]));
+    expect(await embeddingModels(image.id)).toEqual(["gemini-embedding-001"]);
+    const [after] = await runChecks(checkContext(target), { repair: false, checks: labelsCheck });
+    expect(after!.finding).toMatchObject({ count: 0 });
+    // Without a labeler, an image without text is as it was uploaded: not checked, not a problem.
+    const [offline] = await runChecks(checkContext({ ...target, labeler: undefined }), { repair: false, checks: labelsCheck });
+    expect(offline!.finding).toMatchObject({ count: 0, skipped: expect.stringContaining("no labeler configured") });
   });
 });

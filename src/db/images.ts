@@ -273,109 +273,157 @@ export async function getEmbedding(db: Db, imageId: string, model: string): Prom
   return row ? { model: row.model, dimensions: row.dimensions, vector: row.embedding, createdAt: row.createdAt } : undefined;
 }
 
-/** Options of the backfill queries: a page of images in id order, after `afterId`. */
-export interface BackfillPage {
+/**
+ * What an image can be stored without and have filled in later (`bun run backfill`, `doctor
+ * --repair`): its text (caption and labels, from a vision labeler), an embedding of a model (only
+ * when it has text to embed: caption, labels or category), its WordNet hypernyms (null: not
+ * expanded; `{}` is "expanded, nothing concrete"). Written once, so what the doctor counts is
+ * what the backfill fills.
+ */
+export type Missing = "text" | "hypernyms" | { embedding: string };
+
+function missingCondition(missing: Missing): SQL {
+  if (missing === "text") return sql`(${images.caption} is null and cardinality(${images.labels}) = 0)`;
+  if (missing === "hypernyms") return sql`${images.hypernyms} is null`;
+  const embedded = sql`select 1 from ${imageEmbeddings} where ${imageEmbeddings.imageId} = ${images.id} and ${imageEmbeddings.model} = ${missing.embedding}`;
+  return sql`(${images.caption} is not null or cardinality(${images.labels}) > 0 or ${images.category} is not null) and not exists (${embedded})`;
+}
+
+/** A page of images in id order, after `afterId`. */
+export interface IdPage {
+  /** Clamped to 1..5000. */
   limit: number;
-  /** Only ids after this one (keyset), so each image is visited once per pass. */
+  /** Only ids after this one (keyset), so each image is visited once per pass, even one that cannot be filled. */
   afterId?: string;
 }
 
-function afterIdCondition(afterId: string | undefined): SQL | undefined {
-  return afterId && isUuid(afterId) ? sql`${images.id} > ${afterId}::uuid` : undefined;
-}
-
 /**
- * Images with neither caption nor labels (stored while the labeler was down, or uploaded bare),
- * in id order: what a vision labeler may describe.
+ * The next page of images missing something, in id order.
  *
  * @example
- * const bare = await imagesWithoutText(db, { limit: 50 });
+ * const batch = await imagesMissing(db, { embedding: "wink-sg-100d" }, { limit: 50, afterId: last?.id });
  */
-export async function imagesWithoutText(db: Db, page: BackfillPage): Promise<ImageRow[]> {
+export async function imagesMissing(db: Db, missing: Missing, page: IdPage): Promise<ImageRow[]> {
+  const after = page.afterId && isUuid(page.afterId) ? sql`${images.id} > ${page.afterId}::uuid` : undefined;
   return guard(() =>
     db
       .select(imageColumns)
       .from(images)
-      .where(and(sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`, afterIdCondition(page.afterId)))
+      .where(and(missingCondition(missing), after))
       .orderBy(images.id)
-      .limit(page.limit),
+      .limit(Math.min(5000, Math.max(1, Math.trunc(page.limit) || 1))),
   );
 }
 
 /**
- * Images that have some text (caption, labels or category) but no embedding of `model`, in id
- * order: what the embedder missed (it was down at ingest, or the model changed since).
+ * Visits every image missing something once, a page at a time in id order: an image the visit
+ * could not fill is not read again, and one filled meanwhile by another process is skipped.
  *
  * @example
- * const missing = await imagesWithoutEmbedding(db, "gemini-embedding-001", { limit: 50 });
+ * await eachPageMissing(db, "hypernyms", 500, async (page) => { await setHypernyms(db, await expand(page)); });
  */
-export async function imagesWithoutEmbedding(db: Db, model: string, page: BackfillPage): Promise<ImageRow[]> {
-  const embedded = db
-    .select({ one: sql`1` })
-    .from(imageEmbeddings)
-    .where(and(eq(imageEmbeddings.imageId, images.id), eq(imageEmbeddings.model, model)));
-  return guard(() =>
-    db
-      .select(imageColumns)
-      .from(images)
-      .where(
-        and(
-          sql`(${images.caption} is not null or cardinality(${images.labels}) > 0 or ${images.category} is not null)`,
-          sql`not exists ${embedded}`,
-          afterIdCondition(page.afterId),
-        ),
-      )
-      .orderBy(images.id)
-      .limit(page.limit),
-  );
+export async function eachPageMissing(db: Db, missing: Missing, limit: number, visit: (page: ImageRow[]) => Promise<void>): Promise<void> {
+  const page: IdPage = { limit };
+  for (;;) {
+    const batch = await imagesMissing(db, missing, page);
+    if (batch.length === 0) return;
+    await visit(batch);
+    page.afterId = batch.at(-1)!.id;
+  }
+}
+
+/**
+ * How many images miss something (what `doctor` and `bun run backfill --check` report).
+ *
+ * @example
+ * const n = await countImagesMissing(db, "hypernyms"); // 0 once the backfill has run
+ */
+export async function countImagesMissing(db: Db, missing: Missing): Promise<number> {
+  const [row] = await guard(() => db.select({ n: sql<number>`count(*)::int` }).from(images).where(missingCondition(missing)));
+  return Number(row?.n ?? 0);
 }
 
 /**
  * Gives an image without caption or labels the ones a labeler found (the category only when it
- * has none). Never overwrites: false when the image has text by now, or is gone.
+ * has none) and the hypernyms of that text (null when not expanded: the expansion it had was of
+ * no text, and the hypernym backfill redoes it). Never overwrites: false when the image has text
+ * by now, or is gone.
  *
  * @example
- * await fillImageText(db, id, { caption: "a red boat", labels: ["boat"], category: "natural" });
+ * await fillImageText(db, id, { caption: "a red boat", labels: ["boat"], category: "natural", hypernyms: ["vessel"] });
  */
-export async function fillImageText(db: Db, id: string, text: { caption: string | null; labels: string[]; category: string | null }): Promise<boolean> {
+export async function fillImageText(
+  db: Db,
+  id: string,
+  text: { caption: string | null; labels: string[]; category: string | null; hypernyms?: string[] | null },
+): Promise<boolean> {
   if (!isUuid(id)) return false;
   const rows = await guard(() =>
     db
       .update(images)
-      .set({ caption: text.caption, labels: text.labels, category: sql`coalesce(${images.category}, ${text.category})` })
-      .where(and(eq(images.id, id), sql`${images.caption} is null`, sql`cardinality(${images.labels}) = 0`))
+      .set({ caption: text.caption, labels: text.labels, category: sql`coalesce(${images.category}, ${text.category})`, hypernyms: text.hypernyms ?? null })
+      .where(and(eq(images.id, id), missingCondition("text")))
       .returning({ id: images.id }),
   );
   return rows.length > 0;
 }
 
 /**
- * Stores one embedding of a stored image: added when it has none of that model, replaced only
- * with `replace` (its text changed). False when nothing was written (one exists and `replace` is
- * off, or the image is gone).
+ * Stores embeddings of stored images in one statement: each added when its image has none of that
+ * model, replaced only with `replace` (its text changed). Returns how many were written (one that
+ * exists without `replace`, or whose image is gone, is not).
  *
  * @example
- * await saveEmbedding(db, id, { model: "wink-sg-100d", dimensions: 100, vector }, { replace: true });
+ * await saveEmbeddings(db, [{ imageId, embedding: { model: "wink-sg-100d", dimensions: 100, vector } }], { replace: true });
  */
-export async function saveEmbedding(db: Db, imageId: string, embedding: EmbeddingInput, options: { replace?: boolean } = {}): Promise<boolean> {
-  checkEmbedding(embedding);
-  if (!isUuid(imageId)) return false;
-  const row = { imageId, model: embedding.model, dimensions: embedding.dimensions, embedding: embedding.vector, createdAt: new Date() };
+export async function saveEmbeddings(
+  db: Db,
+  rows: readonly { imageId: string; embedding: EmbeddingInput }[],
+  options: { replace?: boolean } = {},
+): Promise<number> {
+  rows.forEach((r) => checkEmbedding(r.embedding));
+  const createdAt = new Date();
+  const values = rows
+    .filter((r) => isUuid(r.imageId))
+    .map(({ imageId, embedding: e }) => ({ imageId, model: e.model, dimensions: e.dimensions, embedding: e.vector, createdAt }));
+  if (values.length === 0) return 0;
   try {
-    const insert = db.insert(imageEmbeddings).values(row);
-    const rows = await guard(() =>
+    const insert = db.insert(imageEmbeddings).values(values);
+    const written = await guard(() =>
       (options.replace
         ? insert.onConflictDoUpdate({
             target: [imageEmbeddings.imageId, imageEmbeddings.model],
-            set: { dimensions: row.dimensions, embedding: row.embedding, createdAt: row.createdAt },
+            set: { dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, createdAt: sql`excluded.created_at` },
           })
         : insert.onConflictDoNothing()
       ).returning({ imageId: imageEmbeddings.imageId }),
     );
-    return rows.length > 0;
+    return written.length;
   } catch (error) {
-    // The image was deleted meanwhile (foreign key): nothing to add to.
-    if (error instanceof DatabaseQueryError && error.code === "23503") return false;
-    throw error;
+    if (!(error instanceof DatabaseQueryError && error.code === "23503")) throw error;
+    // An image was deleted meanwhile (foreign key): nothing to add to it; the others one by one.
+    if (rows.length === 1) return 0;
+    let written = 0;
+    for (const row of rows) written += await saveEmbeddings(db, [row], options);
+    return written;
   }
+}
+
+/**
+ * Stores hypernyms for images that still have none, in one statement (rows as one JSON
+ * parameter); a row another process filled meanwhile is left as it is. Returns how many rows
+ * were written. `search_tsv` follows by itself (a generated column).
+ *
+ * @example
+ * await setHypernyms(db, [{ id, hypernyms: ["beverage", "drink"] }]);
+ */
+export async function setHypernyms(db: Db, rows: readonly { id: string; hypernyms: readonly string[] }[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await guard(() =>
+    db.execute(sql`
+      update ${images} set hypernyms = v.hypernyms
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, hypernyms text[])
+      where ${images.id} = v.id and ${missingCondition("hypernyms")}`),
+  );
+  return Number((result as unknown as { affectedRows?: number; rowCount?: number }).affectedRows ?? (result as unknown as { rowCount?: number }).rowCount ?? 0);
 }

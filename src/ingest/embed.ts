@@ -37,26 +37,51 @@ export function embeddingText(text: Pick<ImageText, "caption" | "labels" | "cate
  * @example
  * const { embeddings, degraded } = await embedStage({ telemetry, embedder }, text);
  */
-export function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbedOutcome> {
+export async function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbedOutcome> {
+  const { embeddings: [embedding], degraded } = await embedTexts(deps, [text]);
+  return { embeddings: embedding ? [embedding] : [], ...(degraded ? { degraded } : {}) };
+}
+
+/** One embedding per text given (undefined: it has no text, or the embedder failed), and why when the model failed. */
+export interface EmbedTextsOutcome {
+  embeddings: (EmbeddingInput | undefined)[];
+  degraded?: string;
+}
+
+/**
+ * Embeds several images' texts in one `ingest.embed` span and one embedder call (Gemini takes
+ * 100 texts a request: the backfill pays one round trip a page, not one an image). Texts that are
+ * empty get no embedding; an embedder failure leaves all without and marks the span degraded.
+ *
+ * @example
+ * const { embeddings } = await embedTexts({ telemetry, embedder }, images); // embeddings[i] belongs to images[i]
+ */
+export function embedTexts(deps: { telemetry: Telemetry; embedder: Embedder }, texts: readonly Pick<ImageText, "caption" | "labels" | "category">[]): Promise<EmbedTextsOutcome> {
   const { embedder } = deps;
   return deps.telemetry.tracedSpan(SPAN.ingestEmbed, { "embedding.model": embedder.model, "embedding.dimensions": embedder.dimensions }, async (span) => {
-    const input = embeddingText(text);
-    span.setAttribute("embedding.text_chars", input.length);
-    if (input === "") {
+    const inputs = texts.map(embeddingText);
+    const wanted = inputs.flatMap((input, i) => (input === "" ? [] : [i]));
+    const embeddings: (EmbeddingInput | undefined)[] = inputs.map(() => undefined);
+    span.setAttributes({ "embedding.text_chars": inputs.reduce((n, input) => n + input.length, 0), "embedding.texts": wanted.length });
+    if (wanted.length === 0) {
       span.setAttribute("embedding.skipped", true);
-      return { embeddings: [] };
+      return { embeddings };
     }
-    let vector: number[] | undefined;
+    let vectors: number[][];
     try {
-      [vector] = await embedder.embed([input], "document");
+      vectors = await embedder.embed(wanted.map((i) => inputs[i]!), "document");
     } catch (error) {
       const reason = error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error";
       markDegraded(span, reason);
-      return { embeddings: [], degraded: reason };
+      return { embeddings, degraded: reason };
     }
-    if (!vector || vector.length !== embedder.dimensions) {
-      throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
-    }
-    return { embeddings: [{ model: embedder.model, dimensions: embedder.dimensions, vector }] };
+    wanted.forEach((index, k) => {
+      const vector = vectors[k];
+      if (!vector || vector.length !== embedder.dimensions) {
+        throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
+      }
+      embeddings[index] = { model: embedder.model, dimensions: embedder.dimensions, vector };
+    });
+    return { embeddings };
   });
 }
