@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { resolveTelemetryConfig, type TelemetryConfig } from "./telemetry/config.ts";
 import type { LogLevel } from "./log.ts";
@@ -69,6 +70,8 @@ const schema = z.object({
   GENERATION_QUEUE_LIMIT: int(0, 10_000).default(16),
   MAX_UPLOAD_BYTES: int(1, 1_073_741_824).default(20 * 1024 * 1024),
   MAX_IMAGE_PIXELS: int(1, 1_000_000_000).default(50_000_000),
+  UPLOAD_CONCURRENCY: int(1, 256).optional(),
+  UPLOAD_QUEUE_LIMIT: int(0, 10_000).default(32),
   SEARCH_RRF_K: int(1, 1000).default(60),
   SEARCH_TEXT_WEIGHT: num(0, 10).default(1),
   SEARCH_VECTOR_WEIGHT: num(0, 10).default(1),
@@ -88,6 +91,7 @@ const schema = z.object({
     .optional(),
   PUBLIC_READS: bool.default(true),
   MAX_JSON_BYTES: int(1, 1_073_741_824).default(64 * 1024),
+  HTTP_IDLE_TIMEOUT_SECONDS: int(1, 255).default(120),
   RATE_LIMIT_SEARCH_PER_MINUTE: int(0, 1_000_000).default(600),
   RATE_LIMIT_GENERATE_PER_MINUTE: int(0, 1_000_000).default(30),
   TRUSTED_PROXIES: int(0, 10).default(0),
@@ -118,7 +122,14 @@ export interface AppConfig {
     auxTimeoutMs: number;
   };
   generation: { concurrency: number; queueLimit: number };
-  ingest: { maxUploadBytes: number; maxImagePixels: number };
+  ingest: {
+    maxUploadBytes: number;
+    maxImagePixels: number;
+    /** Uploads read and decoded at once (default: the number of cores). */
+    uploadConcurrency: number;
+    /** Uploads waiting for a slot; past it, 503 with `Retry-After`. */
+    uploadQueueLimit: number;
+  };
   search: {
     rrfK: number;
     textWeight: number;
@@ -134,7 +145,11 @@ export interface AppConfig {
   apiKeys: string[];
   /** False: listing and fetching images and generations need a key too (see `src/http/auth.ts`). */
   publicReads: boolean;
-  limits: { maxJsonBytes: number };
+  limits: {
+    maxJsonBytes: number;
+    /** A connection silent this long is closed (Bun's `idleTimeout`, at most 255); a generation lifts it while it runs. */
+    idleTimeoutSeconds: number;
+  };
   /** Requests a minute per API key (per client address without keys); 0 = off. */
   rateLimits: { searchPerMinute: number; generatePerMinute: number };
   /** Reverse proxies in front whose `X-Forwarded-For` entry names the client; 0 = use the socket address. */
@@ -209,7 +224,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       auxTimeoutMs: e.GEMINI_AUX_TIMEOUT_MS,
     },
     generation: { concurrency: e.GENERATION_CONCURRENCY, queueLimit: e.GENERATION_QUEUE_LIMIT },
-    ingest: { maxUploadBytes: e.MAX_UPLOAD_BYTES, maxImagePixels: e.MAX_IMAGE_PIXELS },
+    ingest: {
+      maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      maxImagePixels: e.MAX_IMAGE_PIXELS,
+      uploadConcurrency: e.UPLOAD_CONCURRENCY ?? availableParallelism(),
+      uploadQueueLimit: e.UPLOAD_QUEUE_LIMIT,
+    },
     search: {
       rrfK: e.SEARCH_RRF_K,
       textWeight: e.SEARCH_TEXT_WEIGHT,
@@ -223,7 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     apiKeys,
     publicReads: e.PUBLIC_READS,
-    limits: { maxJsonBytes: e.MAX_JSON_BYTES },
+    limits: { maxJsonBytes: e.MAX_JSON_BYTES, idleTimeoutSeconds: e.HTTP_IDLE_TIMEOUT_SECONDS },
     rateLimits: { searchPerMinute: e.RATE_LIMIT_SEARCH_PER_MINUTE, generatePerMinute: e.RATE_LIMIT_GENERATE_PER_MINUTE },
     trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,

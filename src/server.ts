@@ -77,7 +77,8 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
     port: config.port,
     hostname: config.host,
     fetch: app.fetch,
-    idleTimeout: 120,
+    // Generations may run longer (GEMINI_TIMEOUT_MS and a queue wait): their route lifts it per request.
+    idleTimeout: config.limits.idleTimeoutSeconds,
     maxRequestBodySize: maxRequestBodyBytes(config),
   });
   ready = true;

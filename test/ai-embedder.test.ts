@@ -153,7 +153,7 @@ describe("Gemini text model", () => {
       expect(error).toBeInstanceOf(ModelError);
       kinds.push((error as ModelError).kind);
     }
-    expect(kinds).toEqual(["malformed", "blocked", "auth", "unavailable", "malformed"]);
+    expect(kinds).toEqual(["malformed", "safety_blocked", "auth", "unavailable", "malformed"]);
   });
 });
 

@@ -71,13 +71,17 @@ describe("a second process on a held data directory", () => {
     ["seed --direct", ["src/cli/seed.ts", "--direct"], 2],
     ["db:migrate", ["src/db/migrate.ts"], 1],
     ["doctor", ["src/cli/doctor.ts"], 8],
+    ["backfill", ["src/cli/backfill.ts"], 2],
+    ["backfill --check", ["src/cli/backfill.ts", "--check"], 2],
   ] as const) {
     test(`${name} beside the server refuses with exit ${code}, naming the server; --direct never bypasses the lock`, async () => {
       const result = await runCli(args.map((a) => (a === "PHOTOS" ? photos : a)), env());
       expect(result.code).toBe(code);
       expect(result.stdout + result.stderr).toContain(`in use by pid ${first.pid} (server, serving ${firstUrl}`);
-      if (name !== "db:migrate" && name !== "doctor") expect(result.stderr).toContain(`pass --url ${firstUrl} to ingest or seed`);
+      if (name.startsWith("ingest") || name.startsWith("seed")) expect(result.stderr).toContain(`pass --url ${firstUrl} to ingest or seed`);
       expect(result.stdout).not.toContain("ingested");
+      // Refused before reading anything: no count, no fill.
+      expect(result.stdout).not.toContain("images without");
     });
   }
 });

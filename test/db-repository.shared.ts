@@ -5,14 +5,20 @@ import { DatabaseQueryError, InvalidCursorError } from "../src/db/errors.ts";
 import { getGeneration, insertGeneration, listGenerations, updateGeneration } from "../src/db/generations.ts";
 import {
   bulkInsertImages,
+  countImagesMissing,
   deleteImage,
   DuplicateImageError,
+  eachPageMissing,
+  fillImageText,
   findImageBySha256,
   getEmbedding,
   getImage,
   getImagesByIds,
   insertImageWithEmbeddings,
   listImages,
+  saveEmbeddings,
+  setHypernyms,
+  type Missing,
 } from "../src/db/images.ts";
 import type { NewImage } from "../src/db/schema.ts";
 import { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "../src/db/search.ts";
@@ -204,6 +210,50 @@ export function describeRepository(name: string, open: () => Promise<RepositoryT
       expect(await getImage(db(), row.id)).toBeUndefined();
       expect(await count(target.database, "image_embeddings", sql`image_id = ${row.id}`)).toBe(0);
       expect(await deleteImage(db(), row.id)).toBe(false);
+    });
+
+    test("what an image can miss is one definition: counted, paged once in id order, filled only where still missing", async () => {
+      const t = tag("miss-");
+      const model = `model-${t}`;
+      const embedding = (x: number) => ({ model, dimensions: 3, vector: nearVector(x, 3, 0) });
+      const parts: Missing[] = ["text", { embedding: model }, "hypernyms"];
+      const countAll = () => Promise.all(parts.map((part) => countImagesMissing(db(), part)));
+      const before = await countAll();
+      const bare = await insertImageWithEmbeddings(db(), newImage({ sha256: `${t}-bare` }), []);
+      const categoryOnly = await insertImageWithEmbeddings(db(), newImage({ sha256: `${t}-cat`, category: t, hypernyms: [] }), []);
+      const captioned = await insertImageWithEmbeddings(db(), newImage({ sha256: `${t}-cap`, caption: "a red boat" }), []);
+      const whole = await insertImageWithEmbeddings(db(), newImage({ sha256: `${t}-whole`, labels: ["boat"], hypernyms: ["vessel"] }), [embedding(1)]);
+      // Text: no caption and no labels. An embedding: only for an image with something to embed
+      // (a category is enough). Hypernyms: null, not {} (expanded, nothing concrete).
+      expect((await countAll()).map((n, i) => n - before[i]!)).toEqual([2, 2, 2]);
+
+      const visited: string[] = [];
+      await eachPageMissing(db(), { embedding: model }, 1, async (page) => {
+        expect(page).toHaveLength(1);
+        visited.push(page[0]!.id);
+      });
+      expect(visited).toEqual([...visited].sort());
+      expect(new Set(visited).size).toBe(visited.length);
+      expect(visited).toEqual(expect.arrayContaining([categoryOnly.id, captioned.id]));
+      expect(visited).not.toContain(bare.id);
+      expect(visited).not.toContain(whole.id);
+
+      // One statement for the page; an image deleted meanwhile (foreign key) costs only its own row.
+      const gone = "01a21352-0000-7000-8000-00000000dead";
+      expect(await saveEmbeddings(db(), [{ imageId: captioned.id, embedding: embedding(2) }, { imageId: gone, embedding: embedding(3) }, { imageId: whole.id, embedding: embedding(4) }])).toBe(1);
+      expect((await getEmbedding(db(), whole.id, model))!.vector[0]).toBeCloseTo(nearVector(1, 3, 0)[0]!, 5);
+      expect(await saveEmbeddings(db(), [{ imageId: whole.id, embedding: embedding(4) }], { replace: true })).toBe(1);
+      expect((await getEmbedding(db(), whole.id, model))!.vector[0]).toBeCloseTo(nearVector(4, 3, 0)[0]!, 5);
+
+      expect(await fillImageText(db(), bare.id, { caption: "a blue door", labels: ["door"], category: "street", hypernyms: ["movable barrier"] })).toBe(true);
+      expect(await fillImageText(db(), bare.id, { caption: "overwritten", labels: [], category: null })).toBe(false);
+      expect(await fillImageText(db(), categoryOnly.id, { caption: "a cat", labels: [], category: "animal" })).toBe(true);
+      expect(await getImage(db(), bare.id)).toMatchObject({ caption: "a blue door", labels: ["door"], category: "street", hypernyms: ["movable barrier"] });
+      // The client's category stays; the expansion of no text is dropped for the backfill to redo.
+      expect(await getImage(db(), categoryOnly.id)).toMatchObject({ caption: "a cat", category: t, hypernyms: null });
+      expect(await setHypernyms(db(), [{ id: captioned.id, hypernyms: ["vessel"] }, { id: whole.id, hypernyms: ["other"] }])).toBe(1);
+      expect((await getImage(db(), whole.id))!.hypernyms).toEqual(["vessel"]);
+      expect((await countAll()).map((n, i) => n - before[i]!)).toEqual([0, 2, 1]);
     });
 
     test("vector candidates: nearest first by cosine, per model, with category, role and exclusion filters", async () => {

@@ -157,11 +157,11 @@ describe("POST /api/generate with Gemini (fake API)", () => {
   const failures = [
     { name: "prompt blocked (promptFeedback)", scenario: "safety", status: 422, kind: "safety_blocked", calls: 1 },
     { name: "image blocked (finishReason)", scenario: "safety-finish", status: 422, kind: "safety_blocked", calls: 1 },
-    { name: "500", scenario: { status: 500 }, status: 502, kind: "upstream_error", calls: 1 },
-    { name: "503 every time", scenario: { status: 503, retryAfter: "0" }, status: 502, kind: "upstream_error", calls: 3 },
+    { name: "500", scenario: { status: 500 }, status: 502, kind: "unavailable", calls: 1 },
+    { name: "503 every time", scenario: { status: 503, retryAfter: "0" }, status: 502, kind: "unavailable", calls: 3 },
     { name: "429 every time", scenario: { status: 429, retryAfter: "0" }, status: 503, kind: "rate_limited", calls: 3, retryAfter: "1" },
     { name: "no image", scenario: "no-image", status: 502, kind: "no_image", calls: 1 },
-    { name: "malformed JSON", scenario: "malformed", status: 502, kind: "upstream_error", calls: 1 },
+    { name: "malformed JSON", scenario: "malformed", status: 502, kind: "malformed", calls: 1 },
   ] as const;
 
   test.each(failures)("$name → $status $kind, stored as failed, gemini_api span ERROR", async ({ scenario, status, kind, calls, ...rest }) => {
@@ -226,19 +226,35 @@ describe("POST /api/generate with Gemini (fake API)", () => {
     expect(waits[1]).toBeGreaterThanOrEqual(400);
   });
 
-  test("past the queue: 503 overloaded with Retry-After, stored as failed, no extra model call", async () => {
-    const narrow = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "0" }));
+  test("the connection's idle timer is off while a generation runs and back to HTTP_IDLE_TIMEOUT_SECONDS for the answer", async () => {
+    const app = makeApp(geminiEnv({ HTTP_IDLE_TIMEOUT_SECONDS: "42" }));
+    const calls: { seconds: number; modelCalls: number }[] = [];
+    // What Bun.serve hands Hono as `c.env`: the server, whose `timeout(request, seconds)` sets this connection's idle timer.
+    const server = { timeout: (_request: Request, seconds: number) => void calls.push({ seconds, modelCalls: imageRequests().length }) };
+    const res = await app.request("/api/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "a fox" }) }, server);
+    expect(res.status).toBe(201);
+    expect(calls).toEqual([
+      { seconds: 0, modelCalls: 0 },
+      { seconds: 42, modelCalls: 1 },
+    ]);
+  });
+
+  test("past the queue: 503 overloaded with Retry-After, nothing stored, no extra model call", async () => {
+    const narrow = makeApp(geminiEnv({ GENERATION_CONCURRENCY: "1", GENERATION_QUEUE_LIMIT: "0" }), { withTextModel: true });
     fake.setScenario(IMAGE_MODEL, { delayMs: 1_000, then: "image" });
     const slow = post(narrow, { prompt: "a fox" });
     for (let i = 0; i < 500 && imageRequests().length === 0; i++) await Bun.sleep(10);
+    const before = (await listGenerations(database.db, { limit: 500 })).items.length;
     const { res, json } = await post(narrow, { prompt: "a fox" });
     expect(res.status).toBe(503);
     expect(json.error.code).toBe("overloaded");
+    expect(json.error.details).toBeUndefined();
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await listGenerations(database.db, { limit: 500 })).items.length).toBe(before);
     expect((await slow).res.status).toBe(201);
     expect(imageRequests()).toHaveLength(1);
-    const record = (await (await narrow.request(`/api/generations/${json.error.details.generationId}`)).json()) as any;
-    expect(record).toMatchObject({ status: "failed", error: { kind: "overloaded" } });
+    // Neither the classification nor the image model was called for the refused one.
+    expect(fake.requests.filter((r) => r.model === TEXT_MODEL)).toHaveLength(1);
   });
 });
 

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import sharp from "sharp";
 import { createGeminiImageModel } from "../src/ai/gemini-image.ts";
-import { ImageModelError, type ImageModel, type ImageRequest } from "../src/ai/image-model.ts";
+import type { ImageModel, ImageRequest } from "../src/ai/image-model.ts";
+import { ModelError } from "../src/ai/types.ts";
 import { createOfflineImageModel, dimensionsFor, paletteFor } from "../src/ai/offline-image.ts";
 import { createTestTelemetry } from "../src/telemetry/index.ts";
 import { inlineDataOf, startFakeGemini, type FakeGemini } from "./harness/fake-gemini.ts";
@@ -23,12 +24,12 @@ const request = (over: Partial<ImageRequest> = {}): ImageRequest => ({
   ...over,
 });
 
-const failure = async (promise: Promise<unknown>): Promise<ImageModelError> => {
+const failure = async (promise: Promise<unknown>): Promise<ModelError> => {
   try {
     await promise;
   } catch (error) {
-    expect(error).toBeInstanceOf(ImageModelError);
-    return error as ImageModelError;
+    expect(error).toBeInstanceOf(ModelError);
+    return error as ModelError;
   }
   throw new Error("expected the call to fail");
 };
@@ -103,15 +104,15 @@ describe("Gemini image model against the fake API", () => {
     fake.reset();
     fake.setScenario(MODEL, { status: 500 });
     const error = await failure(model.generate(request()));
-    expect(error.kind).toBe("upstream_error");
+    expect(error.kind).toBe("unavailable");
     expect(error.details).toMatchObject({ status: 500, attempts: 1 });
     expect(fake.requests).toHaveLength(1);
   });
 
-  test("503 on every attempt: upstream_error after three calls", async () => {
+  test("503 on every attempt: unavailable after three calls", async () => {
     fake.setScenario(MODEL, { status: 503 });
     const error = await failure(model.generate(request()));
-    expect(error.kind).toBe("upstream_error");
+    expect(error.kind).toBe("unavailable");
     expect(fake.requests).toHaveLength(3);
   });
 
@@ -126,20 +127,33 @@ describe("Gemini image model against the fake API", () => {
     expect(fake.requests[0]?.aborted).toBe(true);
   });
 
-  test("no image → no_image with the model's words; malformed JSON → upstream_error", async () => {
+  test("no image → no_image with the model's words; malformed JSON → malformed", async () => {
     fake.setScenario(MODEL, "no-image");
     const noImage = await failure(model.generate(request()));
     expect(noImage.kind).toBe("no_image");
     expect(noImage.message).toContain("describe the image in words");
     fake.setScenario(MODEL, "malformed");
     const malformed = await failure(model.generate(request()));
-    expect(malformed.kind).toBe("upstream_error");
-    expect(malformed.message).toContain("not valid JSON");
+    expect(malformed.kind).toBe("malformed");
+    expect(malformed.message).toContain("not JSON");
   });
 
-  test("an unreachable API is an upstream_error, not a hang", async () => {
+  test("an unreachable API is unavailable, not a hang", async () => {
     const nowhere = createGeminiImageModel({ apiKey: "k", baseUrl: "http://127.0.0.1:9", model: MODEL, timeoutMs: 2_000 });
-    expect((await failure(nowhere.generate(request()))).kind).toBe("upstream_error");
+    expect((await failure(nowhere.generate(request()))).kind).toBe("unavailable");
+  });
+
+  test("the caller's signal aborting mid-call (the client went away) → cancelled, and the fake sees the disconnect", async () => {
+    fake.setScenario(MODEL, { delayMs: 5_000, then: "image" });
+    const controller = new AbortController();
+    const pending = failure(model.generate(request({ signal: controller.signal })));
+    for (let i = 0; i < 500 && fake.requests.length === 0; i++) await Bun.sleep(10);
+    controller.abort();
+    const error = await pending;
+    expect(error.kind).toBe("cancelled");
+    expect(error.details.attempts).toBe(1);
+    for (let i = 0; i < 100 && !fake.requests[0]?.aborted; i++) await Bun.sleep(10);
+    expect(fake.requests[0]?.aborted).toBe(true);
   });
 });
 

@@ -143,10 +143,19 @@ describe("a hostile client against the server process (API_KEYS set, reads publi
   }
 
   describe("body limits", () => {
-    test("a 50 MB JSON body is refused with 413 before it is read (Bun's limit: past the upload allowance)", async () => {
+    test("a 50 MB JSON body is a JSON 413 naming MAX_JSON_BYTES before it is read", async () => {
       // Only the head and the first 64 KiB are sent: the answer must come without the rest.
       const head = `POST /api/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n`;
       const res = parseRaw(await raw(s.port, head, [new TextEncoder().encode(`{"query":"${"a".repeat(64 * 1024)}`)]));
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: "payload_too_large" } });
+      expect(res.body).toContain("MAX_JSON_BYTES");
+      expect(Buffer.byteLength(res.body)).toBeLessThanOrEqual(ONE_KB);
+    });
+
+    test("a body past Bun's ceiling (1 GiB) is refused by Bun itself, before the app sees it", async () => {
+      const head = `POST /api/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024 * 1024}\r\n\r\n`;
+      const res = parseRaw(await raw(s.port, head, [new TextEncoder().encode("{")]));
       expect(res.status).toBe(413);
       expect(Buffer.byteLength(res.body)).toBeLessThanOrEqual(ONE_KB);
     });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { needsKey } from "../src/http/auth.ts";
-import { maxRequestBodyBytes, MULTIPART_OVERHEAD_BYTES } from "../src/http/limits.ts";
+import { BUN_BODY_CEILING_BYTES, maxRequestBodyBytes, MULTIPART_OVERHEAD_BYTES } from "../src/http/limits.ts";
 
 describe("the edge settings", () => {
   test("defaults: public reads, 64 KiB JSON, 600 searches and 30 generations a minute, no proxy, no Grafana", () => {
@@ -55,9 +55,10 @@ describe("the edge settings", () => {
     expect(() => loadConfig({ PUBLIC_READS: "false" })).toThrow(/^PUBLIC_READS: /);
   });
 
-  test("Bun's body limit is the upload allowance, never below the JSON limit", () => {
-    expect(maxRequestBodyBytes(loadConfig({ MAX_UPLOAD_BYTES: "1000" }))).toBe(1000 + MULTIPART_OVERHEAD_BYTES);
-    expect(maxRequestBodyBytes(loadConfig({ MAX_UPLOAD_BYTES: "1000", MAX_JSON_BYTES: "10000000" }))).toBe(10_000_000);
+  test("Bun's body limit is a ceiling above every route's own limit (1 GiB, or the upload allowance if larger)", () => {
+    expect(maxRequestBodyBytes(loadConfig({ MAX_UPLOAD_BYTES: "1000" }))).toBe(BUN_BODY_CEILING_BYTES);
+    expect(maxRequestBodyBytes(loadConfig({ MAX_UPLOAD_BYTES: "1000", MAX_JSON_BYTES: "10000000" }))).toBe(BUN_BODY_CEILING_BYTES);
+    expect(maxRequestBodyBytes(loadConfig({ MAX_UPLOAD_BYTES: String(BUN_BODY_CEILING_BYTES) }))).toBe(BUN_BODY_CEILING_BYTES + MULTIPART_OVERHEAD_BYTES);
   });
 });
 

@@ -10,7 +10,7 @@ import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { createWordVectors } from "../src/ai/index.ts";
 import { loadWordNet, type WordNet } from "../src/ai/wordnet.ts";
 import { openDatabase, wrapPglite, type Database } from "../src/db/client.ts";
-import { countImagesWithoutHypernyms, imagesWithoutHypernyms, setHypernyms } from "../src/db/hypernyms.ts";
+import { countImagesMissing, imagesMissing, setHypernyms } from "../src/db/images.ts";
 import { migrateDatabase, MIGRATIONS_FOLDER } from "../src/db/migrate.ts";
 import { fulltextCandidates } from "../src/db/search.ts";
 import { createBlankPglite } from "../src/db/testing.ts";
@@ -190,7 +190,7 @@ function describeMigration(name: string, open: (folderBefore: string) => Promise
     });
 
     test("existing rows keep their text, get a null expansion, and the full-text index is rebuilt", async () => {
-      expect(await countImagesWithoutHypernyms(database.db)).toBe(OLD_ROWS.length);
+      expect(await countImagesMissing(database.db, "hypernyms")).toBe(OLD_ROWS.length);
       expect((await fulltextCandidates(database.db, { query: "espresso", k: 10 })).map((h) => h.id)).toEqual([ids.get("espresso-cup")!]);
       expect(await fulltextCandidates(database.db, { query: "beverage", k: 10 })).toEqual([]);
       const indexes = (await database.db.execute(sql`select indexdef from pg_indexes where tablename = 'images' and indexname = 'images_search_tsv_idx'`)) as unknown as { rows: { indexdef: string }[] };
@@ -200,7 +200,7 @@ function describeMigration(name: string, open: (folderBefore: string) => Promise
     test("the backfill fills every row once, the hypernyms match with weight D, and a second run writes nothing", async () => {
       const report = await backfillHypernyms({ db: database.db, expander }, { batchSize: 2 });
       expect(report).toMatchObject({ read: OLD_ROWS.length, written: OLD_ROWS.length });
-      expect(await countImagesWithoutHypernyms(database.db)).toBe(0);
+      expect(await countImagesMissing(database.db, "hypernyms")).toBe(0);
       expect((await fulltextCandidates(database.db, { query: "beverage", k: 10 })).map((h) => h.id)).toEqual([ids.get("espresso-cup")!]);
       expect((await fulltextCandidates(database.db, { query: "vehicle", k: 10 })).map((h) => h.id)).toEqual([ids.get("delivery-van")!]);
       const weights = (await database.db.execute(
@@ -216,13 +216,13 @@ function describeMigration(name: string, open: (folderBefore: string) => Promise
     test("a row another process expanded meanwhile is not overwritten", async () => {
       const id = Bun.randomUUIDv7();
       await database.db.execute(sql`insert into images (id, storage_key, mime_type, width, height, byte_size, sha256, caption) values (${id}, 'x.png', 'image/png', 1, 1, 1, ${id}, 'an owl')`);
-      const [pending] = await imagesWithoutHypernyms(database.db, { limit: 10 });
+      const [pending] = await imagesMissing(database.db, "hypernyms", { limit: 10 });
       expect(pending!.id).toBe(id);
       expect(await setHypernyms(database.db, [{ id, hypernyms: ["bird of prey"] }])).toBe(1);
       expect(await setHypernyms(database.db, [{ id, hypernyms: ["something else"] }])).toBe(0);
       const row = (await database.db.execute(sql`select hypernyms from images where id = ${id}`)) as unknown as { rows: { hypernyms: string[] }[] };
       expect(row.rows[0]!.hypernyms).toEqual(["bird of prey"]);
-      expect(await imagesWithoutHypernyms(database.db, { limit: 10 })).toEqual([]);
+      expect(await imagesMissing(database.db, "hypernyms", { limit: 10 })).toEqual([]);
     });
   });
 }

@@ -80,13 +80,14 @@ describe("checks on Neon + S3, shared with other instances", () => {
     expect(byName["blobs without records"]!.summary).toContain("1 younger than 3 s left alone");
     expect(byName["records without blobs"]).toMatchObject({ count: 1, repairable: 0, examples: [`thumbnail of image ${image.id}: ${thumbnailKey(image.id)}`] });
     expect(byName["open generations"]).toMatchObject({ count: 1, repairable: 1 });
+    expect(byName["missing labels"]).toMatchObject({ count: 0, skipped: expect.stringContaining("no labeler configured") });
     expect(byName["missing embeddings"]).toMatchObject({ count: 1, repairable: 1, summary: "wink-sg-100d: 1 missing" });
     expect(byName["missing hypernyms"]).toMatchObject({ count: 1, repairable: 1, summary: "1 image without hypernyms" });
     expect(doctorExitCode(before)).toBe(DOCTOR_EXIT.problemsLeft);
     expect(formatReport(before)).toContain("PROBLEM   records without blobs: 1 blob rows point at are missing");
 
     const repaired = await runChecks(checkContext(target, now), { repair: true });
-    expect(repaired.map((o) => o.repaired)).toEqual([undefined, expect.stringMatching(/^moved 1 to lost-found\/\d{8}t\d{6}z\/$/), undefined, "closed 1 as failed (interrupted)", "embedded 1 with wink-sg-100d", "expanded 1 of 1"]);
+    expect(repaired.map((o) => o.repaired)).toEqual([undefined, expect.stringMatching(/^moved 1 to lost-found\/\d{8}t\d{6}z\/$/), undefined, "closed 1 as failed (interrupted)", undefined, "embedded 1 with wink-sg-100d", "expanded 1 of 1"]);
     const keys = await storage.list("");
     expect(keys).toContain(youngOrphan);
     expect(keys).not.toContain(oldOrphan);
@@ -102,6 +103,7 @@ describe("checks on Neon + S3, shared with other instances", () => {
       ["blobs without records", 1, 0],
       ["records without blobs", 1, 0],
       ["open generations", 0, 0],
+      ["missing labels", 0, 0],
       ["missing embeddings", 0, 0],
       ["missing hypernyms", 0, 0],
     ]);

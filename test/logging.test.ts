@@ -90,3 +90,62 @@ describe("structured request logs", () => {
     expect(raw.join("\n")).not.toContain("SECRET");
   });
 });
+
+describe("redaction at any depth, and the line's own fields", () => {
+  const collect = () => {
+    const raw: string[] = [];
+    return { raw, log: createLogger({ level: "debug", write: (line) => raw.push(line) }) };
+  };
+
+  test("nested values: secret-named keys and credentials inside strings, in objects and arrays, at any depth", () => {
+    const { raw, log } = collect();
+    log.info("upstream call", {
+      request: { headers: { Authorization: "Bearer sk-NESTED-SECRET", "x-api-key": "AIza-NESTED" }, url: "https://u:p4ss-NESTED@h.example/x?key=QUERY-SECRET" },
+      attempts: [{ note: "retried with Bearer tok-IN-ARRAY" }],
+      config: { database: { connectionString: "postgres://app:DB-SECRET@db/app" } },
+    });
+    const text = raw.join("\n");
+    for (const secret of ["sk-NESTED-SECRET", "AIza-NESTED", "p4ss-NESTED", "QUERY-SECRET", "tok-IN-ARRAY", "DB-SECRET"]) expect(text).not.toContain(secret);
+    const line = JSON.parse(raw[0]!);
+    expect(line.request.headers).toEqual({ Authorization: "[redacted]", "x-api-key": "[redacted]" });
+    expect(line.request.url).toBe("https://u:***@h.example/x?key=***");
+    expect(line.config.database.connectionString).toBe("[redacted]");
+  });
+
+  test("an error logged as a plain {name, message} object, as an Error, or as a cause is redacted too", () => {
+    const { raw, log } = collect();
+    log.error("unhandled error", { error: { name: "DatabaseUnavailableError", message: "could not reach postgres://app:PLAIN-SECRET@db/app" } });
+    const cause = new Error("token was Bearer CAUSE-SECRET");
+    log.error("failed", { error: new Error("connect postgres://app:ERROR-SECRET@db/app", { cause }) });
+    const text = raw.join("\n");
+    for (const secret of ["PLAIN-SECRET", "ERROR-SECRET", "CAUSE-SECRET"]) expect(text).not.toContain(secret);
+    expect(JSON.parse(raw[1]!).error).toEqual({ name: "Error", message: "connect postgres://app:***@db/app", cause: { name: "Error", message: "token was Bearer ***" } });
+  });
+
+  test("time, level and msg are the line's own: a caller's fields of those names are kept aside, from a child too", () => {
+    const { raw, log } = collect();
+    const before = Date.now();
+    log.child({ level: "child-level" }).info("real message", { time: "1999-01-01T00:00:00.000Z", level: "error", msg: "forged message" });
+    const line = JSON.parse(raw[0]!);
+    expect(line.msg).toBe("real message");
+    expect(line.level).toBe("info");
+    expect(Date.parse(line.time)).toBeGreaterThanOrEqual(before - 1000);
+    expect(line["field.msg"]).toBe("forged message");
+    expect(line["field.level"]).toBe("error");
+    expect(line["field.time"]).toBe("1999-01-01T00:00:00.000Z");
+  });
+
+  test("values JSON cannot write never break a log call: a cycle, a bigint, deep nesting", () => {
+    const { raw, log } = collect();
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    let deep: Record<string, unknown> = { end: true };
+    for (let i = 0; i < 20; i++) deep = { deeper: deep };
+    expect(() => log.info("odd values", { cyclic, big: 2n ** 70n, deep, at: new Date(0) })).not.toThrow();
+    const line = JSON.parse(raw[0]!);
+    expect(line.cyclic).toEqual({ name: "loop", self: "[circular]" });
+    expect(line.big).toBe("1180591620717411303424");
+    expect(line.at).toBe("1970-01-01T00:00:00.000Z");
+    expect(JSON.stringify(line.deep)).toContain("[depth]");
+  });
+});

@@ -6,12 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { brotliDecompressSync } from "node:zlib";
 import { validate as validateOpenApi } from "@readme/openapi-parser";
 import { loadConfig } from "../src/config.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import type { GenerationDeps } from "../src/generation/pipeline.ts";
 import { createApp } from "../src/http/app.ts";
 import { needsKey } from "../src/http/auth.ts";
+import { signable, signsImageUrls } from "../src/http/signed-urls.ts";
 import type { IngestDeps } from "../src/ingest/pipeline.ts";
 import { silentLogger } from "../src/log.ts";
 import type { SearchDeps } from "../src/search/pipeline.ts";
@@ -89,15 +91,27 @@ describe("the document and the registered routes", () => {
       const result = await validateOpenApi(structuredClone(doc) as never);
       expect(result).toMatchObject({ valid: true });
       contractChecker(doc).compileAll();
-      expect((doc.components as Record<string, unknown>).securitySchemes).toEqual({ apiKey: expect.objectContaining({ type: "http", scheme: "bearer" }) });
+      const signing = signsImageUrls(config);
+      expect((doc.components as Record<string, unknown>).securitySchemes).toEqual({
+        apiKey: expect.objectContaining({ type: "http", scheme: "bearer" }),
+        ...(signing ? { signedUrl: expect.objectContaining({ type: "apiKey", in: "query", name: "signature" }) } : {}),
+      });
+      const signedOperations: string[] = [];
       for (const [path, item] of Object.entries(doc.paths)) {
         for (const [method, operation] of Object.entries(item)) {
           const pattern = path.replace(/\{(\w+)\}/g, ":$1");
           const keyed = config.apiKeys.length > 0 && needsKey(method.toUpperCase(), pattern, { publicReads: config.publicReads });
-          expect({ route: `${method} ${path}`, security: operation.security ?? [] }).toEqual({ route: `${method} ${path}`, security: keyed ? [{ apiKey: [] }] : [] });
+          const signed = keyed && signing && signable(pattern);
+          if (signed) signedOperations.push(operation.operationId!);
+          const security = keyed ? [{ apiKey: [] }, ...(signed ? [{ signedUrl: [] }] : [])] : [];
+          expect({ route: `${method} ${path}`, security: operation.security ?? [] }).toEqual({ route: `${method} ${path}`, security });
           expect(operation.responses["401"] !== undefined).toBe(keyed);
+          const query = ((operation.parameters ?? []) as { in: string; name: string }[]).filter((p) => p.in === "query").map((p) => p.name);
+          expect(query.includes("signature") && query.includes("expires")).toBe(signed);
         }
       }
+      // Only image bytes open with a signed URL, and only when every read needs a key.
+      expect(signedOperations.sort()).toEqual(signing ? ["getGenerationImage", "getImageFile", "getImageThumbnail"] : []);
     });
   }
 
@@ -222,6 +236,9 @@ describe("real answers validate against the document", () => {
     expect((await call("GET", `/api/images/${imageId}/file`, { headers: { "if-none-match": file.headers.get("etag")! } })).status).toBe(304);
     expect((await call("GET", `/api/images/${imageId}/thumbnail`)).status).toBe(200);
     expect((await call("GET", `/api/images/${unknownId}/file`)).status).toBe(404);
+    const categories = await call("GET", "/api/categories");
+    expect(categories.status).toBe(200);
+    expect(((await categories.json()) as { items: unknown[] }).items).toContainEqual({ category: "seascape", count: 1 });
   });
 
   test("search: POST and GET (200, with explain), and 400, 401, 404, 413, 415, 429", async () => {
@@ -284,6 +301,7 @@ describe("real answers validate against the document", () => {
       "getImageFile 200",
       "getImageFile 304",
       "getImageThumbnail 200",
+      "listCategories 200",
       "searchImages 200",
       "searchImages 400",
       "searchImages 401",
@@ -391,6 +409,14 @@ describe("/docs", () => {
     expect(first.headers.get("content-encoding")).toBeNull();
     expect(await first.text()).toContain(".swagger-ui");
     expect((await app.request(`/${css}`, { headers: { "if-none-match": first.headers.get("etag")! } })).status).toBe(304);
+    // Brotli when accepted (the 1.7 MB bundle too, at a fast level: compressed once, at first use), the same bytes decoded.
+    const bundle = /src="([^"]+swagger-ui-bundle-[^"]+)"/.exec(page)![1]!;
+    const raw = new Uint8Array(await (await app.request(`/${bundle}`)).arrayBuffer());
+    const br = await app.request(`/${bundle}`, { headers: { "accept-encoding": "gzip, deflate, br" } });
+    expect(br.headers.get("content-encoding")).toBe("br");
+    const compressed = new Uint8Array(await br.arrayBuffer());
+    expect(compressed.length).toBeLessThan(raw.length / 3);
+    expect(new Uint8Array(brotliDecompressSync(compressed))).toEqual(raw);
     const missing = await app.request("/docs/assets/nothing.js");
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");

@@ -3,7 +3,8 @@
  * as a real process with the demo corpus: search by typing and by URL, colour filters, "why it
  * ranked", "more like this", the image page, uploads (new, duplicate, not an image), generation
  * with the offline renderer, the history's pages, the API-key prompt, model failures from the fake
- * Gemini, a phone-sized screen and labelled controls. Every step leaves a screenshot in
+ * Gemini, images and the rate limiter when every read needs a key, the API reference at `/docs`,
+ * a phone-sized screen and labelled controls. Every step leaves a screenshot in
  * `test-results/web/`. What the page shows is checked against what the API answers for the same
  * request, and the trace id a page shows against the spans the OTLP receiver got.
  *
@@ -17,7 +18,7 @@ import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts
 import { launchBrowser, seedDemoCorpus, startServiceProcess, type ServiceProcess, type TestBrowser } from "./harness/browser.ts";
 
 // The functions handed to page.evaluate run in the browser; the test project has no DOM types.
-declare const document: any, window: any, DataTransfer: any, DragEvent: any;
+declare const document: any, window: any, DataTransfer: any, DragEvent: any, sessionStorage: any;
 type HTMLElement = any;
 type HTMLImageElement = any;
 type HTMLInputElement = any;
@@ -37,6 +38,8 @@ let browser: TestBrowser;
 let open: ServiceProcess;
 /** API_KEYS set, Gemini = the fake. */
 let locked: ServiceProcess;
+/** API_KEYS and PUBLIC_READS=false (images through signed URLs), one generation a minute, demo corpus. */
+let privateReads: ServiceProcess;
 
 beforeAll(async () => {
   otlp = startOtlpReceiver();
@@ -47,14 +50,15 @@ beforeAll(async () => {
     launchBrowser().then((b) => (browser = b)),
     startServiceProcess({ ...traces, GRAFANA_URL: "http://grafana.test:3000/", GRAFANA_TEMPO_UID: "tempo" }).then((s) => (open = s)),
     startServiceProcess({ ...traces, API_KEYS: KEY, GEMINI_API_KEY: "fake-key", GEMINI_BASE_URL: fake.url, GEMINI_TIMEOUT_MS: "5000" }).then((s) => (locked = s)),
+    startServiceProcess({ API_KEYS: KEY, PUBLIC_READS: "false", RATE_LIMIT_GENERATE_PER_MINUTE: "1" }).then((s) => (privateReads = s)),
   ]);
   for (const result of started) if (result.status === "rejected") throw result.reason;
-  await seedDemoCorpus(open.url);
-}, 240_000);
+  await Promise.all([seedDemoCorpus(open.url), seedDemoCorpus(privateReads.url, { API_KEY: KEY })]);
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.all([open?.stop(), locked?.stop()]);
+  await Promise.all([open?.stop(), locked?.stop(), privateReads?.stop()]);
   await fake?.stop();
   await otlp?.stop();
 });
@@ -71,7 +75,9 @@ interface ApiResult {
 }
 
 async function apiJson<T>(service: ServiceProcess, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${service.url}${path}`, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const headers: Record<string, string> = service === privateReads ? { authorization: `Bearer ${KEY}` } : {};
+  const init = body === undefined ? { headers } : { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) };
+  const res = await fetch(`${service.url}${path}`, init);
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -90,6 +96,23 @@ function cardIds(page: Page): Promise<string[]> {
 
 async function resultsHeading(page: Page, text: RegExp): Promise<void> {
   await page.locator("#results-title").filter({ hasText: text }).waitFor();
+}
+
+/** Waits until the first `count` images matching `selector` have loaded (a broken one never gets a width). */
+async function imagesLoaded(page: Page, selector: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    ([sel, n]) => {
+      const imgs = [...document.querySelectorAll(sel)].slice(0, n) as HTMLImageElement[];
+      return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth > 0);
+    },
+    [selector, count] as const,
+    { timeout: 20_000 },
+  );
+}
+
+/** The session key set before the page's script runs (what the key dialog would store). */
+async function withKey(page: Page): Promise<void> {
+  await page.addInitScript(([name, key]) => sessionStorage.setItem(name!, key!), [KEY_STORAGE, KEY]);
 }
 
 /** A PNG no other test makes: a gradient with a random corner. */
@@ -224,6 +247,22 @@ describe("search", () => {
     await page.close();
   });
 
+  test("the category filter offers the categories in use with their counts, from GET /api/categories", async () => {
+    const { items } = await apiJson<{ items: { category: string; count: number }[] }>(open, "/api/categories");
+    expect(items.map((c) => c.category)).toContain("vehicle");
+    const page = await browser.newPage();
+    // A category the list does not know stays selected, after "any" and before the known ones.
+    await page.goto(`${open.url}/?q=sea&category=no-such-category`);
+    await ready(page);
+    const category = page.getByLabel("Category", { exact: true });
+    expect(await category.locator("option").allInnerTexts()).toEqual(["Any category", "no-such-category", ...items.map((c) => `${c.category} (${c.count})`)]);
+    expect(await category.inputValue()).toBe("no-such-category");
+    await page.goto(`${open.url}/generate`);
+    await ready(page);
+    expect(await page.locator("#categories option").evaluateAll((options) => options.map((o) => o.getAttribute("value")))).toEqual(items.map((c) => c.category));
+    await page.close();
+  });
+
   test("'more like this' searches from a result's image and leaves that image out", async () => {
     const page = await browser.newPage();
     await page.goto(`${open.url}/?q=lighthouse`);
@@ -352,6 +391,8 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   expect(refusal).toMatch(/unsupported_image_type|invalid_image/);
   expect(refusal).not.toContain("{");
   expect(await page.getByRole("status").first().innerText()).toContain("3 files: 2 done, 1 refused");
+  // The new category is suggested from now on (the list is read again after the uploads).
+  await page.locator('#categories option[value="testing"]').waitFor({ state: "attached" });
   await browser.screenshot(page, "10b-upload-done", { fullPage: true });
   await page.close();
 });
@@ -473,7 +514,7 @@ describe("with API_KEYS set", () => {
 
   test("a model failure is shown readably: progress while the model works, the safety block, the rate limit with its retry time", async () => {
     const page = await browser.newPage();
-    await page.addInitScript(([name, key]) => sessionStorage.setItem(name!, key!), [KEY_STORAGE, KEY]);
+    await withKey(page);
     await page.goto(`${locked.url}/generate`);
     await ready(page);
 
@@ -522,28 +563,134 @@ describe("with API_KEYS set", () => {
     await page.close();
   });
 
-  test("a 429 from the API is explained with its wait, not shown raw", async () => {
-    // This service has no rate limiter of its own yet: the page is given the answer one would send.
+});
+
+describe("with API_KEYS and PUBLIC_READS=false", () => {
+  const SIGNED = /\?expires=\d+&signature=[\w-]{22}$/;
+
+  test("thumbnails, full images and the category filter work through the key and signed image URLs; bare image URLs stay refused", async () => {
     const page = await browser.newPage();
-    await page.addInitScript(([name, key]) => sessionStorage.setItem(name!, key!), [KEY_STORAGE, KEY]);
-    await page.route("**/api/search", (route) =>
-      route.fulfill({
-        status: 429,
-        headers: { "content-type": "application/json", "retry-after": "30" },
-        body: JSON.stringify({ error: { code: "rate_limited", message: "600 searches a minute per key" } }),
-      }),
-    );
-    await page.goto(`${locked.url}/?q=sea`);
+    await withKey(page);
+    await page.goto(`${privateReads.url}/?q=calm+sea`);
     await ready(page);
-    const alert = page.locator("#results").getByRole("alert");
+    await resultsHeading(page, /results for “calm sea”/);
+    await imagesLoaded(page, "#results .card img", 4);
+    const src = (await page.locator("#results .card img").first().getAttribute("src"))!;
+    expect(src).toMatch(new RegExp(`^/api/images/[0-9a-f-]{36}/thumbnail${SIGNED.source}`));
+    // The policy holds: without the signature the same image needs the key.
+    const bare = src.split("?")[0]!;
+    expect((await fetch(`${privateReads.url}${bare}`)).status).toBe(401);
+    expect((await fetch(`${privateReads.url}${src}`)).status).toBe(200);
+
+    // The server renders no category (it reads nothing without a key); the script fills them from the API.
+    const categories = await apiJson<{ items: { category: string; count: number }[] }>(privateReads, "/api/categories");
+    expect(categories.items.length).toBeGreaterThan(3);
+    const options = await page.getByLabel("Category", { exact: true }).locator("option").allInnerTexts();
+    expect(options).toEqual(["Any category", ...categories.items.map((c) => `${c.category} (${c.count})`)]);
+    await browser.screenshot(page, "20a-private-search");
+
+    await page.locator("#results .card a.thumb").first().click();
+    await page.waitForURL(/\/images\/[0-9a-f-]{36}$/);
+    await ready(page);
+    await imagesLoaded(page, "figure img", 1);
+    expect(await page.locator("figure img").getAttribute("src")).toMatch(SIGNED);
+    expect(await page.getByRole("link", { name: "Full-size file" }).getAttribute("href")).toMatch(SIGNED);
+    await browser.screenshot(page, "20b-private-image");
+    await page.close();
+  });
+
+  test("generation shows its image and references through signed URLs; a second one within the minute meets the real rate limiter (429) in words", async () => {
+    const page = await browser.newPage();
+    await withKey(page);
+    await page.goto(`${privateReads.url}/generate`);
+    await ready(page);
+    await page.getByLabel("Prompt").fill("a calm sea at dusk");
+    await page.getByRole("button", { name: "Generate" }).click();
+    await page.getByRole("heading", { name: /^Generated in [\d.]+ s$/ }).waitFor();
+    await imagesLoaded(page, ".generated figure img", 1);
+    const references = await page.locator(".generated .refs img").count();
+    expect(references).toBeGreaterThan(0);
+    await imagesLoaded(page, ".generated .refs img", references);
+    expect(await page.locator(".generated .refs img").first().getAttribute("src")).toMatch(SIGNED);
+    await page.locator("#history .history-item").first().waitFor();
+    await imagesLoaded(page, "#history .history-item img", 1);
+    const stored = (await apiJson<{ items: unknown[] }>(privateReads, "/api/generations")).items.length;
+
+    // RATE_LIMIT_GENERATE_PER_MINUTE=1: the service's own limiter refuses the second one.
+    const refused = page.waitForResponse((r) => r.url().endsWith("/api/generate") && r.request().method() === "POST");
+    await page.getByRole("textbox", { name: "Prompt" }).fill("a second lighthouse");
+    await page.getByRole("button", { name: "Generate" }).click();
+    const response = await refused;
+    expect(response.status()).toBe(429);
+    const headers = response.headers();
+    expect(headers["ratelimit-limit"]).toBe("1");
+    const wait = Number(headers["retry-after"]);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(60);
+    const alert = page.locator("#run").getByRole("alert");
     await alert.waitFor();
     const text = await alert.innerText();
     expect(text).toContain("Too many requests");
-    expect(text).toContain("Try again in 30 seconds");
-    expect(text).toContain("600 searches a minute per key");
-    await browser.screenshot(page, "20-search-rate-limited");
+    expect(text).toContain(wait <= 1 ? "Try again in a second" : `Try again in ${wait} seconds`);
+    expect(text).toContain("rate_limited");
+    expect(text).toContain("generate limit of 1 requests a minute reached");
+    expect(text).not.toContain("{");
+    await browser.screenshot(page, "20c-private-generate-rate-limited");
+    // Refused before the pipeline: nothing new was stored.
+    expect((await apiJson<{ items: unknown[] }>(privateReads, "/api/generations")).items.length).toBe(stored);
     await page.close();
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// the API reference
+// ---------------------------------------------------------------------------------------------
+
+test("/docs renders every operation of /openapi.json from this service alone: no request past loopback, no console error, no CSP violation", async () => {
+  const doc = await apiJson<{ paths: Record<string, Record<string, unknown>> }>(open, "/openapi.json");
+  const operations = Object.entries(doc.paths)
+    .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+    .sort();
+  expect(operations.length).toBeGreaterThanOrEqual(14);
+
+  const page = await browser.newPage();
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (request) => {
+    if (/^https?:/.test(request.url())) requests.push(request.url());
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event: { violatedDirective: string; blockedURI: string }) =>
+      window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`),
+    );
+  });
+  await page.goto(`${open.url}/docs`);
+  await page.locator(".opblock").nth(operations.length - 1).waitFor();
+  const shown = await page.$$eval(".opblock", (blocks) =>
+    blocks.map((b) => `${b.querySelector(".opblock-summary-method")!.textContent!.trim()} ${b.querySelector(".opblock-summary-path")!.getAttribute("data-path")}`),
+  );
+  expect(shown.sort()).toEqual(operations);
+  await browser.screenshot(page, "23-docs");
+
+  // Try one: the page calls this service (connect-src 'self') and shows the answer.
+  const categories = page.locator(".opblock").filter({ has: page.locator('[data-path="/api/categories"]') });
+  await categories.locator(".opblock-summary").click();
+  await categories.getByRole("button", { name: "Try it out" }).click();
+  await categories.getByRole("button", { name: "Execute" }).click();
+  await categories.locator(".live-responses-table .response-col_status").filter({ hasText: "200" }).waitFor();
+  await browser.screenshot(page, "24-docs-try-it", { fullPage: false });
+
+  expect(requests.filter((url) => new URL(url).origin !== open.url)).toEqual([]);
+  const paths = [...new Set(requests.map((url) => new URL(url).pathname.replace(/-[0-9a-f]{12}\./, "-<hash>.")))].sort();
+  expect(paths).toEqual(["/api/categories", "/docs", "/docs/assets/docs-<hash>.js", "/docs/assets/swagger-ui-<hash>.css", "/docs/assets/swagger-ui-bundle-<hash>.js", "/openapi.json"]);
+  expect(await page.evaluate(() => window.cspViolations)).toEqual([]);
+  expect(problems).toEqual([]);
+  await page.close();
 });
 
 // ---------------------------------------------------------------------------------------------

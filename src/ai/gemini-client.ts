@@ -28,16 +28,19 @@ const STATUS_KIND: Record<number, ModelErrorKind> = {
 
 /**
  * Maps anything the SDK throws to a `ModelError` with a kind; the message never holds the key.
+ * `ended` says why the call's signal aborted, when it did: the deadline (`timeout`) or the caller
+ * going away (`cancelled`).
  *
  * @example
- * try { await ai.models.generateContent(...) } catch (e) { throw classifyGeminiError(e, timedOut) }
+ * try { await ai.models.generateContent(...) } catch (e) { throw classifyGeminiError(e, deadline.ended) }
  */
-export function classifyGeminiError(error: unknown, timedOut = false): ModelError {
+export function classifyGeminiError(error: unknown, ended?: "timeout" | "cancelled"): ModelError {
   if (error instanceof ModelError) return error;
-  if (timedOut) return new ModelError("timeout", "the Gemini call timed out");
+  if (ended === "timeout") return new ModelError("timeout", "the Gemini call timed out");
+  if (ended === "cancelled") return new ModelError("cancelled", "the Gemini call was cancelled: the client went away");
   if (error instanceof GeminiApiError) {
     const kind = STATUS_KIND[error.status] ?? (error.status >= 500 ? "unavailable" : "invalid_request");
-    return new ModelError(kind, `Gemini answered ${error.status}`, error.status);
+    return new ModelError(kind, `Gemini answered ${error.status}`, { status: error.status });
   }
   const name = (error as Error)?.name;
   if (name === "AbortError") return new ModelError("timeout", "the Gemini call was aborted");
@@ -46,7 +49,8 @@ export function classifyGeminiError(error: unknown, timedOut = false): ModelErro
 }
 
 /**
- * An abort signal that fires after `timeoutMs` or when `outer` aborts, and whether the timer fired.
+ * An abort signal that fires after `timeoutMs` or when `outer` aborts, and which of them ended
+ * the call.
  *
  * @example
  * const deadline = deadlineSignal(2000, request.signal);
@@ -54,21 +58,25 @@ export function classifyGeminiError(error: unknown, timedOut = false): ModelErro
  */
 export function deadlineSignal(timeoutMs: number | undefined, outer?: AbortSignal) {
   const controller = new AbortController();
-  let timedOut = false;
+  let ended: "timeout" | "cancelled" | undefined;
   const timer =
     timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
-          timedOut = true;
+          ended ??= "timeout";
           controller.abort();
         }, timeoutMs);
-  const onOuter = () => controller.abort();
-  if (outer?.aborted) controller.abort();
+  const onOuter = () => {
+    ended ??= "cancelled";
+    controller.abort();
+  };
+  if (outer?.aborted) onOuter();
   else outer?.addEventListener("abort", onOuter, { once: true });
   return {
     signal: controller.signal,
-    get timedOut() {
-      return timedOut;
+    /** Why the signal aborted, once it has. */
+    get ended() {
+      return ended;
     },
     clear() {
       if (timer) clearTimeout(timer);
@@ -112,6 +120,6 @@ export function raceAbort<T>(signal: AbortSignal, promise: Promise<T>): Promise<
 export function withDeadline<T>(deadline: ReturnType<typeof deadlineSignal>, promise: Promise<T>): Promise<T> {
   // The deadline's controller aborts without a reason, so an abort arrives here as an AbortError.
   return raceAbort(deadline.signal, promise).catch((error: unknown) => {
-    throw classifyGeminiError(error, deadline.timedOut);
+    throw classifyGeminiError(error, deadline.ended);
   });
 }

@@ -1,7 +1,8 @@
 import { ApiError, GoogleGenAI, type GenerateContentResponse, type Part } from "@google/genai";
 import type { Telemetry } from "../telemetry/index.ts";
-import { raceAbort } from "./gemini-client.ts";
-import { ImageModelError, type ImageModel, type ImageRequest, type ImageResult } from "./image-model.ts";
+import { classifyGeminiError, deadlineSignal, raceAbort } from "./gemini-client.ts";
+import type { ImageModel, ImageRequest, ImageResult } from "./image-model.ts";
+import { ModelError } from "./types.ts";
 
 /** Finish and block reasons that mean the content was refused, not that the call failed. */
 const SAFETY_REASONS = new Set([
@@ -57,31 +58,29 @@ export function createGeminiImageModel(options: GeminiImageOptions): ImageModel 
   const backoffMs = options.backoffMs ?? 1_000;
 
   async function generate(request: ImageRequest): Promise<ImageResult> {
-    const started = performance.now();
-    const deadline = started + options.timeoutMs;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new TimeoutError(options.timeoutMs)), options.timeoutMs);
-    const onCallerAbort = () => controller.abort(request.signal?.reason);
-    if (request.signal?.aborted) onCallerAbort();
-    request.signal?.addEventListener("abort", onCallerAbort, { once: true });
-
+    const deadline = performance.now() + options.timeoutMs;
+    const call = deadlineSignal(options.timeoutMs, request.signal);
     const parts: Part[] = [
       { text: request.prompt },
       ...request.references.map((ref) => ({ inlineData: { mimeType: ref.mimeType, data: Buffer.from(ref.bytes).toString("base64") } })),
     ];
     let attempts = 0;
+    const ended = () =>
+      call.ended === "cancelled"
+        ? new ModelError("cancelled", `the image model call was cancelled after ${attempts} attempt(s): the client went away`, { attempts })
+        : new ModelError("timeout", `the image model did not answer within ${options.timeoutMs} ms`, { attempts });
     try {
       for (;;) {
         attempts++;
         let retryAfterHeader: string | null = null;
         try {
-          const response = await raceAbort(controller.signal, ai.models.generateContent({
+          const response = await raceAbort(call.signal, ai.models.generateContent({
             model: options.model,
             contents: [{ role: "user", parts }],
             config: {
               responseModalities: ["IMAGE", "TEXT"],
               imageConfig: { aspectRatio: request.aspectRatio },
-              abortSignal: controller.signal,
+              abortSignal: call.signal,
               httpOptions: {
                 fetch: async (input, init) => {
                   const res = await fetch(input, init);
@@ -93,58 +92,38 @@ export function createGeminiImageModel(options: GeminiImageOptions): ImageModel 
           }));
           return readImage(response, options.model, attempts);
         } catch (error) {
-          if (error instanceof ImageModelError) throw error;
-          if (controller.signal.aborted) {
-            throw new ImageModelError("timeout", `the image model did not answer within ${options.timeoutMs} ms`, { attempts });
-          }
+          if (error instanceof ModelError) throw error;
+          if (call.signal.aborted) throw ended();
           const status = error instanceof ApiError ? error.status : undefined;
           const retryAfterMs = status !== undefined ? retryDelayMs(retryAfterHeader, error as Error) : undefined;
           if (status !== undefined && RETRYABLE.has(status) && attempts <= maxRetries) {
             const waitMs = retryAfterMs ?? backoffMs * 2 ** (attempts - 1);
             if (performance.now() + waitMs < deadline) {
               options.telemetry?.currentSpan()?.addEvent("gen_ai.retry", { "http.response.status_code": status, "retry.wait_ms": waitMs, attempt: attempts });
-              if (await sleep(waitMs, controller.signal)) {
-                throw new ImageModelError("timeout", `the image model did not answer within ${options.timeoutMs} ms`, { attempts });
-              }
+              if (await sleep(waitMs, call.signal)) throw ended();
               continue;
             }
           }
-          throw classify(error, status, retryAfterMs, attempts);
+          throw classify(error, retryAfterMs, attempts);
         }
       }
     } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener("abort", onCallerAbort);
+      call.clear();
     }
   }
 
   return { provider: "gemini", model: options.model, generate };
 }
 
-class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`timed out after ${ms} ms`);
-    this.name = "TimeoutError";
-  }
-}
-
-function classify(error: unknown, status: number | undefined, retryAfterMs: number | undefined, attempts: number): ImageModelError {
-  const retryAfterSeconds = retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : undefined;
-  if (status === 429) {
-    return new ImageModelError("rate_limited", `the image model is rate limited (429) after ${attempts} attempt(s)`, {
-      status,
-      retryAfterSeconds: retryAfterSeconds ?? 30,
-      attempts,
-    });
-  }
-  if (status !== undefined) {
-    return new ImageModelError("upstream_error", `the image model answered ${status} after ${attempts} attempt(s)`, { status, attempts });
-  }
-  if (error instanceof SyntaxError) {
-    return new ImageModelError("upstream_error", "the image model sent a response that is not valid JSON", { attempts });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new ImageModelError("upstream_error", `the image model could not be reached: ${message}`, { attempts });
+/** The shared Gemini classification, with the attempts made and (for 429) how long to wait. */
+function classify(error: unknown, retryAfterMs: number | undefined, attempts: number): ModelError {
+  const base = classifyGeminiError(error);
+  const retryAfterSeconds = base.kind === "rate_limited" ? (retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : 30) : undefined;
+  return new ModelError(base.kind, `the image model failed: ${base.message}, after ${attempts} attempt(s)`, {
+    ...base.details,
+    attempts,
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+  });
 }
 
 /** `Retry-After` (seconds or an HTTP date), else Google's RetryInfo `retryDelay` in the error body. */
@@ -166,19 +145,19 @@ function readImage(response: GenerateContentResponse, model: string, attempts: n
   };
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) {
-    throw new ImageModelError("safety_blocked", `the prompt was blocked (${blockReason})`, { attempts, ...usage });
+    throw new ModelError("safety_blocked", `the prompt was blocked (${blockReason})`, { attempts, ...usage });
   }
   const candidate = response.candidates?.[0];
   const parts = candidate?.content?.parts ?? [];
   const image = parts.find((p) => p.inlineData?.data && (p.inlineData.mimeType ?? "").startsWith("image/"))?.inlineData;
   const finish = candidate?.finishReason;
   if (!image && finish && SAFETY_REASONS.has(finish)) {
-    throw new ImageModelError("safety_blocked", `the image was blocked (finish reason ${finish})`, { attempts, ...usage });
+    throw new ModelError("safety_blocked", `the image was blocked (finish reason ${finish})`, { attempts, ...usage });
   }
   const text = parts.flatMap((p) => (typeof p.text === "string" ? [p.text] : [])).join(" ").trim();
   if (!image?.data) {
     const said = text ? `; it said: ${text.slice(0, 200)}` : "";
-    throw new ImageModelError("no_image", `the image model answered without an image (finish reason ${finish ?? "none"})${said}`, {
+    throw new ModelError("no_image", `the image model answered without an image (finish reason ${finish ?? "none"})${said}`, {
       attempts,
       ...usage,
     });

@@ -47,7 +47,7 @@ export function createGeminiLabeler(ai: GoogleGenAI, model: string, defaults: { 
             },
           }),
         );
-        if (answer.promptFeedback?.blockReason) throw new ModelError("blocked", `Gemini blocked the image (${answer.promptFeedback.blockReason})`);
+        if (answer.promptFeedback?.blockReason) throw new ModelError("safety_blocked", `Gemini blocked the image (${answer.promptFeedback.blockReason})`);
         let parsed: Partial<ImageLabels>;
         try {
           parsed = JSON.parse(answer.text ?? "") as Partial<ImageLabels>;

@@ -5,7 +5,7 @@ import { ModelError, type TextCallOptions, type TextModel } from "./types.ts";
 /**
  * A Gemini text model answering JSON under a JSON schema (`responseMimeType: application/json`,
  * `responseJsonSchema`), with a deadline that aborts the HTTP call, and errors classified as
- * `ModelError` (timeout, rate_limited, auth, blocked, malformed, ...).
+ * `ModelError` (timeout, rate_limited, auth, safety_blocked, malformed, ...).
  *
  * @example
  * const text = createGeminiTextModel(createGeminiClient(config.gemini), "gemini-2.5-flash");
@@ -31,11 +31,11 @@ export function createGeminiTextModel(ai: GoogleGenAI, model: string, defaults: 
             },
           }),
         );
-        if (answer.promptFeedback?.blockReason) throw new ModelError("blocked", `Gemini blocked the prompt (${answer.promptFeedback.blockReason})`);
+        if (answer.promptFeedback?.blockReason) throw new ModelError("safety_blocked", `Gemini blocked the prompt (${answer.promptFeedback.blockReason})`);
         const text = answer.text;
         if (!text) {
           const finish = answer.candidates?.[0]?.finishReason;
-          throw new ModelError(finish && finish !== "STOP" ? "blocked" : "malformed", `Gemini answered no text${finish ? ` (${finish})` : ""}`);
+          throw new ModelError(finish && finish !== "STOP" ? "safety_blocked" : "malformed", `Gemini answered no text${finish ? ` (${finish})` : ""}`);
         }
         try {
           return JSON.parse(text) as T;

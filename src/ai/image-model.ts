@@ -1,7 +1,7 @@
 /**
  * The image model behind generation: Gemini (`gemini-image.ts`) or the offline renderer
  * (`offline-image.ts`). Both take the built prompt and the reference bytes and answer one image,
- * or throw an {@link ImageModelError} whose `kind` says what went wrong.
+ * or throw a `ModelError` (`src/ai/types.ts`) whose `kind` says what went wrong.
  */
 
 /**
@@ -12,15 +12,6 @@
  */
 export const ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"] as const;
 export type AspectRatio = (typeof ASPECT_RATIOS)[number];
-
-/**
- * Why a model call failed; the HTTP layer maps each to a status.
- *
- * @example
- * if (IMAGE_ERROR_KINDS.includes(row.errorKind as ImageErrorKind)) showModelError(row);
- */
-export const IMAGE_ERROR_KINDS = ["timeout", "rate_limited", "upstream_error", "safety_blocked", "no_image"] as const;
-export type ImageErrorKind = (typeof IMAGE_ERROR_KINDS)[number];
 
 /** A reference image handed to the model, in prompt order. */
 export interface ImageReference {
@@ -40,7 +31,7 @@ export interface ImageRequest {
   references: ImageReference[];
   aspectRatio: AspectRatio;
   seed: number;
-  /** Aborts the call (the caller's overall timeout). */
+  /** Aborts the call: the client went away (`ModelError("cancelled")`). */
   signal?: AbortSignal;
 }
 
@@ -67,21 +58,4 @@ export interface ImageModel {
   readonly provider: "gemini" | "offline";
   readonly model: string;
   generate(request: ImageRequest): Promise<ImageResult>;
-}
-
-/**
- * A failed model call, classified. `retryAfterSeconds` is set for `rate_limited` when known.
- *
- * @example
- * throw new ImageModelError("safety_blocked", "the prompt was blocked: SAFETY");
- */
-export class ImageModelError extends Error {
-  constructor(
-    readonly kind: ImageErrorKind,
-    message: string,
-    readonly details: { status?: number; retryAfterSeconds?: number; attempts?: number; inputTokens?: number; outputTokens?: number } = {},
-  ) {
-    super(message);
-    this.name = "ImageModelError";
-  }
 }

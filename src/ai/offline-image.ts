@@ -1,5 +1,6 @@
 import sharp, { type OverlayOptions } from "sharp";
-import { ImageModelError, type AspectRatio, type ImageModel, type ImageRequest, type ImageResult } from "./image-model.ts";
+import type { AspectRatio, ImageModel, ImageRequest, ImageResult } from "./image-model.ts";
+import { ModelError } from "./types.ts";
 import { seededRandom } from "../random.ts";
 
 /**
@@ -63,7 +64,7 @@ export function createOfflineImageModel(options: OfflineImageOptions = {}): Imag
     provider: "offline",
     model: OFFLINE_IMAGE_MODEL,
     async generate(request: ImageRequest): Promise<ImageResult> {
-      if (request.signal?.aborted) throw new ImageModelError("timeout", "the offline render was cancelled");
+      if (request.signal?.aborted) throw new ModelError("cancelled", "the offline render was cancelled: the client went away");
       const bytes = await renderMoodBoard(request, longSide);
       return { bytes, mimeType: "image/png", model: OFFLINE_IMAGE_MODEL, attempts: 1, inputTokens: 0, outputTokens: 0 };
     },
@@ -144,7 +145,7 @@ async function renderMoodBoard(request: ImageRequest, longSide: number): Promise
         try {
           return await sharp(ref.bytes).rotate().resize(tileW, tileH, { fit: "cover" }).ensureAlpha(0.85).png({ compressionLevel: 0 }).toBuffer();
         } catch {
-          throw new ImageModelError("upstream_error", `reference ${ref.id} could not be decoded`);
+          throw new ModelError("invalid_request", `reference ${ref.id} could not be decoded`);
         }
       }),
     );

@@ -51,20 +51,58 @@ export interface WordVectors {
   tokenize(text: string): { word: string; lemma: string; stopWord: boolean; pos: string }[];
 }
 
-/** Why a model call failed, for fallbacks and error mapping. */
-export type ModelErrorKind = "timeout" | "rate_limited" | "auth" | "invalid_request" | "blocked" | "malformed" | "unavailable";
+/**
+ * Why a model call failed: one list for every model (text, embeddings, labels, images). Search
+ * and ingest fall back on any of them; generation stores the kind with the failed record and
+ * answers each with its own status (`src/generation/errors.ts`).
+ *
+ * - `timeout`: no answer within the deadline; `cancelled`: the caller went away first
+ * - `rate_limited`: 429 or quota (`retryAfterSeconds` when the model said)
+ * - `unavailable`: a 5xx, or the model could not be reached
+ * - `malformed`: an answer that is not what was asked (bad JSON, wrong dimensions)
+ * - `safety_blocked`: the model refused the content; `no_image`: an image model sent none
+ * - `auth`: the key was refused; `invalid_request`: any other 4xx, or a request that cannot be sent
+ *
+ * @example
+ * MODEL_ERROR_KINDS.includes(row.errorKind as ModelErrorKind);
+ */
+export const MODEL_ERROR_KINDS = [
+  "timeout",
+  "cancelled",
+  "rate_limited",
+  "unavailable",
+  "malformed",
+  "safety_blocked",
+  "no_image",
+  "auth",
+  "invalid_request",
+] as const;
+export type ModelErrorKind = (typeof MODEL_ERROR_KINDS)[number];
+
+/** What is known about a failed call besides its kind. */
+export interface ModelErrorDetails {
+  /** The HTTP status the model's API answered. */
+  status?: number;
+  /** For `rate_limited`: how long the model asked to wait. */
+  retryAfterSeconds?: number;
+  /** Calls made, retries included. */
+  attempts?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+}
 
 /**
  * A failed model call with its kind; never carries the API key.
  *
  * @example
  * if (error instanceof ModelError && error.kind === "timeout") useOfflineFallback();
+ * throw new ModelError("safety_blocked", "the prompt was blocked (SAFETY)", { attempts: 1 });
  */
 export class ModelError extends Error {
   constructor(
     readonly kind: ModelErrorKind,
     message: string,
-    readonly httpStatus?: number,
+    readonly details: ModelErrorDetails = {},
   ) {
     super(message);
     this.name = "ModelError";
@@ -75,7 +113,7 @@ export class ModelError extends Error {
 export interface TextCallOptions {
   /** Abort and throw `ModelError("timeout")` after this long. */
   timeoutMs?: number;
-  /** Abort from outside (request cancelled). */
+  /** Abort from outside (the client went away): throws `ModelError("cancelled")`. */
   signal?: AbortSignal;
   /** A short system instruction. */
   system?: string;

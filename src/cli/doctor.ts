@@ -3,7 +3,9 @@
  * local blobs in `DATA_DIR`, whose lock it takes, so it refuses while a service runs there) or a
  * Neon + S3 pair (beside running instances; it then leaves anything younger than
  * `RECONCILE_GRACE_MS` alone) — and reports temp files, blobs without records, records without
- * blobs, open generations and missing embeddings. `--repair` fixes what is safe to fix.
+ * blobs, open generations, and images missing labels (when a labeler is configured), embeddings or
+ * hypernyms. `--repair` fixes what is safe to fix; the missing parts are filled by the same
+ * functions as `bun run backfill` (`src/ingest/backfill.ts`).
  *
  * Exit codes follow fsck(8): 0 nothing wrong, 1 problems found and all repaired, 4 problems
  * left, 8 the doctor could not check, 16 usage.
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
     const storage = await createBlobStore(config, telemetry, log);
     try {
       const ai = createAiProviders(config, { telemetry, log });
-      const target = { database, storage, config, embedder: ai.embedder, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }) };
+      const target = { database, storage, config, embedder: ai.embedder, labeler: ai.labeler, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }), telemetry, log };
       const first = checkContext(target);
       console.log(`doctor: ${describeTarget(config, database)}`);
       if (first.blobs === "shared") console.log(`  shared store: leftovers younger than ${Math.round(first.graceMs / 1000)} s may be another instance's and are left alone`);

@@ -1,3 +1,5 @@
+import { desc, sql, type SQL } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { InvalidCursorError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
@@ -37,4 +39,52 @@ export function decodeCursor(cursor: string): CursorPosition {
   const result = payload.safeParse(parsed);
   if (!result.success) throw new InvalidCursorError();
   return { createdAt: new Date(result.data.t), id: result.data.id };
+}
+
+/** One page of a listing. */
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * A page size clamped to 1..500.
+ *
+ * @example
+ * pageLimit(0) // 1
+ */
+export function pageLimit(limit: number): number {
+  return Math.min(500, Math.max(1, Math.trunc(limit) || 1));
+}
+
+/**
+ * Newest-first keyset paging over `(created_at, id)`: the condition for the rows after `cursor`
+ * (a foreign cursor throws `InvalidCursorError`) and the order. Drizzle's `desc()` is Postgres's
+ * `DESC`, NULLS FIRST, which is how the listing indexes are built (`schema.ts`): a different
+ * nulls placement makes Postgres sort the whole table instead of walking the index.
+ *
+ * @example
+ * const page = newestFirst(images, options.cursor);
+ * db.select().from(images).where(and(filter, page.after)).orderBy(...page.orderBy).limit(limit + 1);
+ */
+export function newestFirst(columns: { createdAt: AnyPgColumn; id: AnyPgColumn }, cursor: string | undefined): { after: SQL | undefined; orderBy: SQL[] } {
+  let after: SQL | undefined;
+  if (cursor) {
+    const at = decodeCursor(cursor);
+    after = sql`(${columns.createdAt}, ${columns.id}) < (${at.createdAt.toISOString()}::timestamptz, ${at.id}::uuid)`;
+  }
+  return { after, orderBy: [desc(columns.createdAt), desc(columns.id)] };
+}
+
+/**
+ * The page from the `limit + 1` rows a listing fetched: the extra row says there is a next page.
+ *
+ * @example
+ * return toPage(rows, limit);
+ */
+export function toPage<T extends CursorPosition>(rows: T[], limit: number): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
 }

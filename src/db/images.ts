@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client.ts";
-import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { newestFirst, pageLimit, toPage, type Page } from "./cursor.ts";
 import { DatabaseQueryError, guard } from "./errors.ts";
 import { isUuid, newId } from "./ids.ts";
 import { imageEmbeddings, images, type ImageRole, type ImageRow, type NewImage } from "./schema.ts";
@@ -33,6 +33,8 @@ export class DuplicateImageError extends Error {
   }
 }
 
+export type { Page } from "./cursor.ts";
+
 const { searchTsv: _searchTsv, ...imageColumns } = getTableColumns(images);
 
 export interface ListImagesOptions {
@@ -41,12 +43,6 @@ export interface ListImagesOptions {
   cursor?: string;
   role?: ImageRole;
   category?: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** Pass back as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
 }
 
 function checkEmbedding(e: EmbeddingInput): void {
@@ -193,6 +189,23 @@ export async function findImageBySha256(db: Db, sha256: string): Promise<ImageRo
 }
 
 /**
+ * The statement behind {@link listImages}: newest first, filtered by role and category, one row
+ * more than the page. Its plan must walk an index, never sort the table (a test runs EXPLAIN).
+ *
+ * @example
+ * const { sql, params } = listImagesQuery(db, { limit: 20, role: "corpus" }).toSQL();
+ */
+export function listImagesQuery(db: Db, options: ListImagesOptions) {
+  const page = newestFirst(images, options.cursor);
+  return db
+    .select(imageColumns)
+    .from(images)
+    .where(and(options.role ? eq(images.role, options.role) : undefined, options.category ? eq(images.category, options.category) : undefined, page.after))
+    .orderBy(...page.orderBy)
+    .limit(pageLimit(options.limit) + 1);
+}
+
+/**
  * A page of images, newest first, optionally of one role and/or category. A cursor this service
  * did not issue throws `InvalidCursorError` (HTTP 400).
  *
@@ -200,25 +213,7 @@ export async function findImageBySha256(db: Db, sha256: string): Promise<ImageRo
  * const { items, nextCursor } = await listImages(db, { limit: 20, role: "corpus" });
  */
 export async function listImages(db: Db, options: ListImagesOptions): Promise<Page<ImageRow>> {
-  const limit = Math.min(500, Math.max(1, Math.trunc(options.limit) || 1));
-  const where: SQL[] = [];
-  if (options.role) where.push(eq(images.role, options.role));
-  if (options.category) where.push(eq(images.category, options.category));
-  if (options.cursor) {
-    const at = decodeCursor(options.cursor);
-    where.push(sql`(${images.createdAt}, ${images.id}) < (${at.createdAt.toISOString()}::timestamptz, ${at.id}::uuid)`);
-  }
-  const rows = await guard(() =>
-    db
-      .select(imageColumns)
-      .from(images)
-      .where(where.length > 0 ? and(...where) : undefined)
-      .orderBy(sql`${images.createdAt} desc`, sql`${images.id} desc`)
-      .limit(limit + 1),
-  );
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
+  return toPage(await guard(() => listImagesQuery(db, options)), pageLimit(options.limit));
 }
 
 /** A category in use and how many images it holds. */
@@ -276,4 +271,159 @@ export async function getEmbedding(db: Db, imageId: string, model: string): Prom
   );
   const row = rows[0];
   return row ? { model: row.model, dimensions: row.dimensions, vector: row.embedding, createdAt: row.createdAt } : undefined;
+}
+
+/**
+ * What an image can be stored without and have filled in later (`bun run backfill`, `doctor
+ * --repair`): its text (caption and labels, from a vision labeler), an embedding of a model (only
+ * when it has text to embed: caption, labels or category), its WordNet hypernyms (null: not
+ * expanded; `{}` is "expanded, nothing concrete"). Written once, so what the doctor counts is
+ * what the backfill fills.
+ */
+export type Missing = "text" | "hypernyms" | { embedding: string };
+
+function missingCondition(missing: Missing): SQL {
+  if (missing === "text") return sql`(${images.caption} is null and cardinality(${images.labels}) = 0)`;
+  if (missing === "hypernyms") return sql`${images.hypernyms} is null`;
+  const embedded = sql`select 1 from ${imageEmbeddings} where ${imageEmbeddings.imageId} = ${images.id} and ${imageEmbeddings.model} = ${missing.embedding}`;
+  return sql`(${images.caption} is not null or cardinality(${images.labels}) > 0 or ${images.category} is not null) and not exists (${embedded})`;
+}
+
+/** A page of images in id order, after `afterId`. */
+export interface IdPage {
+  /** Clamped to 1..5000. */
+  limit: number;
+  /** Only ids after this one (keyset), so each image is visited once per pass, even one that cannot be filled. */
+  afterId?: string;
+}
+
+/**
+ * The next page of images missing something, in id order.
+ *
+ * @example
+ * const batch = await imagesMissing(db, { embedding: "wink-sg-100d" }, { limit: 50, afterId: last?.id });
+ */
+export async function imagesMissing(db: Db, missing: Missing, page: IdPage): Promise<ImageRow[]> {
+  const after = page.afterId && isUuid(page.afterId) ? sql`${images.id} > ${page.afterId}::uuid` : undefined;
+  return guard(() =>
+    db
+      .select(imageColumns)
+      .from(images)
+      .where(and(missingCondition(missing), after))
+      .orderBy(images.id)
+      .limit(Math.min(5000, Math.max(1, Math.trunc(page.limit) || 1))),
+  );
+}
+
+/**
+ * Visits every image missing something once, a page at a time in id order: an image the visit
+ * could not fill is not read again, and one filled meanwhile by another process is skipped.
+ *
+ * @example
+ * await eachPageMissing(db, "hypernyms", 500, async (page) => { await setHypernyms(db, await expand(page)); });
+ */
+export async function eachPageMissing(db: Db, missing: Missing, limit: number, visit: (page: ImageRow[]) => Promise<void>): Promise<void> {
+  const page: IdPage = { limit };
+  for (;;) {
+    const batch = await imagesMissing(db, missing, page);
+    if (batch.length === 0) return;
+    await visit(batch);
+    page.afterId = batch.at(-1)!.id;
+  }
+}
+
+/**
+ * How many images miss something (what `doctor` and `bun run backfill --check` report).
+ *
+ * @example
+ * const n = await countImagesMissing(db, "hypernyms"); // 0 once the backfill has run
+ */
+export async function countImagesMissing(db: Db, missing: Missing): Promise<number> {
+  const [row] = await guard(() => db.select({ n: sql<number>`count(*)::int` }).from(images).where(missingCondition(missing)));
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Gives an image without caption or labels the ones a labeler found (the category only when it
+ * has none) and the hypernyms of that text (null when not expanded: the expansion it had was of
+ * no text, and the hypernym backfill redoes it). Never overwrites: false when the image has text
+ * by now, or is gone.
+ *
+ * @example
+ * await fillImageText(db, id, { caption: "a red boat", labels: ["boat"], category: "natural", hypernyms: ["vessel"] });
+ */
+export async function fillImageText(
+  db: Db,
+  id: string,
+  text: { caption: string | null; labels: string[]; category: string | null; hypernyms?: string[] | null },
+): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const rows = await guard(() =>
+    db
+      .update(images)
+      .set({ caption: text.caption, labels: text.labels, category: sql`coalesce(${images.category}, ${text.category})`, hypernyms: text.hypernyms ?? null })
+      .where(and(eq(images.id, id), missingCondition("text")))
+      .returning({ id: images.id }),
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Stores embeddings of stored images in one statement: each added when its image has none of that
+ * model, replaced only with `replace` (its text changed). Returns how many were written (one that
+ * exists without `replace`, or whose image is gone, is not).
+ *
+ * @example
+ * await saveEmbeddings(db, [{ imageId, embedding: { model: "wink-sg-100d", dimensions: 100, vector } }], { replace: true });
+ */
+export async function saveEmbeddings(
+  db: Db,
+  rows: readonly { imageId: string; embedding: EmbeddingInput }[],
+  options: { replace?: boolean } = {},
+): Promise<number> {
+  rows.forEach((r) => checkEmbedding(r.embedding));
+  const createdAt = new Date();
+  const values = rows
+    .filter((r) => isUuid(r.imageId))
+    .map(({ imageId, embedding: e }) => ({ imageId, model: e.model, dimensions: e.dimensions, embedding: e.vector, createdAt }));
+  if (values.length === 0) return 0;
+  try {
+    const insert = db.insert(imageEmbeddings).values(values);
+    const written = await guard(() =>
+      (options.replace
+        ? insert.onConflictDoUpdate({
+            target: [imageEmbeddings.imageId, imageEmbeddings.model],
+            set: { dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, createdAt: sql`excluded.created_at` },
+          })
+        : insert.onConflictDoNothing()
+      ).returning({ imageId: imageEmbeddings.imageId }),
+    );
+    return written.length;
+  } catch (error) {
+    if (!(error instanceof DatabaseQueryError && error.code === "23503")) throw error;
+    // An image was deleted meanwhile (foreign key): nothing to add to it; the others one by one.
+    if (rows.length === 1) return 0;
+    let written = 0;
+    for (const row of rows) written += await saveEmbeddings(db, [row], options);
+    return written;
+  }
+}
+
+/**
+ * Stores hypernyms for images that still have none, in one statement (rows as one JSON
+ * parameter); a row another process filled meanwhile is left as it is. Returns how many rows
+ * were written. `search_tsv` follows by itself (a generated column).
+ *
+ * @example
+ * await setHypernyms(db, [{ id, hypernyms: ["beverage", "drink"] }]);
+ */
+export async function setHypernyms(db: Db, rows: readonly { id: string; hypernyms: readonly string[] }[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await guard(() =>
+    db.execute(sql`
+      update ${images} set hypernyms = v.hypernyms
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, hypernyms text[])
+      where ${images.id} = v.id and ${missingCondition("hypernyms")}`),
+  );
+  return Number((result as unknown as { affectedRows?: number; rowCount?: number }).affectedRows ?? (result as unknown as { rowCount?: number }).rowCount ?? 0);
 }

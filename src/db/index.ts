@@ -16,9 +16,8 @@ export {
   insertImageWithEmbeddings,
 } from "./images.ts";
 export { listCategories, listImages } from "./images.ts";
-export { countImagesWithoutHypernyms, imagesWithoutHypernyms, setHypernyms } from "./hypernyms.ts";
-export type { UnexpandedImage } from "./hypernyms.ts";
-export type { BulkImage, CategoryCount, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
+export { countImagesMissing, imagesMissing, setHypernyms } from "./images.ts";
+export type { BulkImage, CategoryCount, EmbeddingInput, IdPage, ListImagesOptions, Missing, Page, StoredEmbedding } from "./images.ts";
 export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";

@@ -1,11 +1,12 @@
 /**
  * The queries behind the consistency checks (`src/integrity/`): what the rows say the blob store
- * should hold, generations left open, embeddings missing per model.
+ * should hold, generations left open, the embedding models in use. What an image can miss and
+ * have filled in (text, embeddings, hypernyms) is `imagesMissing` in `images.ts`, shared with the
+ * backfill.
  */
-import { and, eq, isNotNull, lt, notExists, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNotNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { guard } from "./errors.ts";
-import type { EmbeddingInput } from "./images.ts";
 import { generations, imageEmbeddings, images } from "./schema.ts";
 
 /** The blob keys rows point at. */
@@ -78,13 +79,6 @@ export async function closeInterruptedGenerations(db: Db, options: { olderThanMs
   return rows.map((r) => r.id);
 }
 
-const hasText = or(isNotNull(images.caption), sql`cardinality(${images.labels}) > 0`, isNotNull(images.category));
-
-const lacksEmbedding = (model: string) =>
-  notExists(
-    sql`(select 1 from ${imageEmbeddings} where ${imageEmbeddings.imageId} = ${images.id} and ${imageEmbeddings.model} = ${model})`,
-  );
-
 /**
  * The embedding models rows exist for, with their counts.
  *
@@ -98,58 +92,5 @@ export async function embeddingModels(db: Db): Promise<Array<{ model: string; co
       .from(imageEmbeddings)
       .groupBy(imageEmbeddings.model)
       .orderBy(imageEmbeddings.model),
-  );
-}
-
-/** An image that has text to embed but no embedding for a model. */
-export interface UnembeddedImage {
-  id: string;
-  caption: string | null;
-  labels: string[];
-  category: string | null;
-}
-
-/**
- * Images with a caption, labels or category but no embedding for `model` (images without text
- * have none by design), oldest first, at most `limit`.
- *
- * @example
- * const missing = await imagesMissingEmbedding(db, "wink-sg-100d", { limit: 100 });
- */
-export async function imagesMissingEmbedding(db: Db, model: string, options: { limit: number }): Promise<UnembeddedImage[]> {
-  return guard(() =>
-    db
-      .select({ id: images.id, caption: images.caption, labels: images.labels, category: images.category })
-      .from(images)
-      .where(and(hasText, lacksEmbedding(model)))
-      .orderBy(images.createdAt, images.id)
-      .limit(options.limit),
-  );
-}
-
-/**
- * How many images have text but no embedding for `model`.
- *
- * @example
- * const n = await countImagesMissingEmbedding(db, "wink-sg-100d");
- */
-export async function countImagesMissingEmbedding(db: Db, model: string): Promise<number> {
-  const rows = await guard(() => db.select({ n: sql<number>`count(*)::int` }).from(images).where(and(hasText, lacksEmbedding(model))));
-  return rows[0]?.n ?? 0;
-}
-
-/**
- * Adds embeddings to stored images; an (image, model) pair that already has one is left as is.
- *
- * @example
- * await addEmbeddings(db, [{ imageId, model: "wink-sg-100d", dimensions: 100, vector }]);
- */
-export async function addEmbeddings(db: Db, rows: Array<EmbeddingInput & { imageId: string }>): Promise<void> {
-  if (rows.length === 0) return;
-  await guard(() =>
-    db
-      .insert(imageEmbeddings)
-      .values(rows.map((r) => ({ imageId: r.imageId, model: r.model, dimensions: r.dimensions, embedding: r.vector })))
-      .onConflictDoNothing(),
   );
 }

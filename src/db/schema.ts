@@ -115,9 +115,12 @@ export const images = pgTable(
   },
   (t) => [
     uniqueIndex("images_sha256_key").on(t.sha256),
-    index("images_created_at_id_idx").on(t.createdAt.desc(), t.id.desc()),
-    index("images_category_idx").on(t.category),
-    index("images_role_created_at_idx").on(t.role, t.createdAt.desc(), t.id.desc()),
+    // The listing order (`newestFirst` in cursor.ts): DESC is NULLS FIRST in Postgres, and an
+    // index with other nulls placement cannot serve it (the table would be sorted instead).
+    index("images_created_at_id_idx").on(t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("images_category_created_at_idx").on(t.category, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("images_role_created_at_idx").on(t.role, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("images_role_category_created_at_idx").on(t.role, t.category, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index("images_search_tsv_idx").using("gin", t.searchTsv),
     check("images_role_check", sql`${t.role} in ('corpus', 'tone-ref', 'angle-ref')`),
     check("images_size_check", sql`${t.width} > 0 and ${t.height} > 0 and ${t.byteSize} >= 0`),
@@ -203,7 +206,7 @@ export const generations = pgTable(
     completedAt: timestamp("completed_at", { withTimezone: true, precision: 3 }),
   },
   (t) => [
-    index("generations_created_at_id_idx").on(t.createdAt.desc(), t.id.desc()),
+    index("generations_created_at_id_idx").on(t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index("generations_status_idx").on(t.status),
     check("generations_status_check", sql`${t.status} in ('running', 'succeeded', 'failed')`),
   ],

@@ -69,6 +69,8 @@ export interface ClassifyDeps {
   /** Offline: words that match no keyword are compared to the categories' keywords. */
   wordVectors?: WordVectors;
   timeoutMs?: number;
+  /** The request's signal: a client gone aborts the Gemini call. */
+  signal?: AbortSignal;
 }
 
 /** Lower-case words of a prompt. */
@@ -179,11 +181,11 @@ interface GeminiAnswer {
   scene: boolean;
 }
 
-async function classifyWithGemini(model: TextModel, prompt: string, timeoutMs: number | undefined): Promise<Classification> {
+async function classifyWithGemini(model: TextModel, prompt: string, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<Classification> {
   const answer = await model.json<GeminiAnswer>(
     `Classify this image-generation prompt.\nPrompt: ${JSON.stringify(prompt)}`,
     GEMINI_SCHEMA as unknown as Record<string, unknown>,
-    { timeoutMs, system: "You classify prompts for an image generator. Answer only with the JSON the schema asks for." },
+    { timeoutMs, signal, system: "You classify prompts for an image generator. Answer only with the JSON the schema asks for." },
   );
   const ratio = TONE_RATIOS.find((r) => r === answer.toneRatio);
   if (typeof answer.category !== "string" || ratio === undefined || typeof answer.person !== "boolean" || typeof answer.scene !== "boolean") {
@@ -206,7 +208,7 @@ export function classifyPrompt(deps: ClassifyDeps, prompt: string, callerCategor
     let result: Classification;
     if (deps.textModel) {
       try {
-        result = await classifyWithGemini(deps.textModel, prompt, deps.timeoutMs);
+        result = await classifyWithGemini(deps.textModel, prompt, deps.timeoutMs, deps.signal);
       } catch (error) {
         result = await classifyOffline(prompt, deps.wordVectors);
         result.fallbackReason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

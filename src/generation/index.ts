@@ -8,12 +8,12 @@ import type { Db } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
 import type { Telemetry } from "../telemetry/index.ts";
-import { ConcurrencyLimiter } from "./limiter.ts";
+import { ConcurrencyLimiter } from "../limiter.ts";
 import type { GenerationDeps } from "./pipeline.ts";
 
-export { generateImage, GenerationFailedError, GENERATION_ATTR } from "./pipeline.ts";
-export type { GenerateRequest, GenerationDeps, GenerationErrorKind } from "./pipeline.ts";
-export { ConcurrencyLimiter, OverloadedError } from "./limiter.ts";
+export { generateImage, GENERATION_ATTR } from "./pipeline.ts";
+export type { GenerateRequest, GenerationDeps } from "./pipeline.ts";
+export { GenerationFailedError, GENERATION_FAILURE_STATUS } from "./errors.ts";
 export { buildPrompt, ANGLE_PRESETS, TONE_RATIOS } from "./prompt.ts";
 export { classifyPrompt, classifyOffline, CATEGORIES } from "./classify.ts";
 
@@ -58,7 +58,11 @@ export function createGenerationDeps(input: {
     db: input.db,
     storage: input.storage,
     imageModel: input.imageModel ?? createImageModel(input.config, input.telemetry, input.ai?.gemini),
-    limiter: new ConcurrencyLimiter({ concurrency: input.config.generation.concurrency, queueLimit: input.config.generation.queueLimit }),
+    limiter: new ConcurrencyLimiter({
+      concurrency: input.config.generation.concurrency,
+      queueLimit: input.config.generation.queueLimit,
+      busyMessage: "too many generations in progress",
+    }),
     textModel: input.ai?.textModel,
     wordVectors: input.ai?.wordVectors,
     classifyTimeoutMs: input.config.gemini.auxTimeoutMs,

@@ -1,12 +1,13 @@
-import { ImageModelError, type AspectRatio, type ImageModel, type ImageResult } from "../ai/image-model.ts";
-import type { TextModel, WordVectors } from "../ai/types.ts";
+import type { AspectRatio, ImageModel, ImageResult } from "../ai/image-model.ts";
+import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import { insertGeneration, updateGeneration, type Db, type GenerationPatch, type GenerationRow } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
 import { GENAI_ATTR, SPAN, SpanKind, type Telemetry } from "../telemetry/index.ts";
 import { classifyPrompt } from "./classify.ts";
 import { injectReferences } from "./injection.ts";
-import { OverloadedError, type ConcurrencyLimiter } from "./limiter.ts";
+import type { ConcurrencyLimiter } from "../limiter.ts";
+import { GenerationFailedError } from "./errors.ts";
 import { tracedBuildPrompt } from "./prompt.ts";
 import { newSeed } from "./seed.ts";
 import { storeGeneratedImage } from "./store.ts";
@@ -47,40 +48,36 @@ export interface GenerateRequest {
   seed?: number;
 }
 
-/** Why a generation failed: a model error kind, `overloaded`, or `internal`. */
-export type GenerationErrorKind = ImageModelError["kind"] | "overloaded" | "internal";
-
-/**
- * A generation that failed after its row was written; `generationId` names the stored record.
- *
- * @example
- * if (error instanceof GenerationFailedError) console.log(error.kind, error.generationId);
- */
-export class GenerationFailedError extends Error {
-  constructor(
-    readonly kind: GenerationErrorKind,
-    message: string,
-    readonly generationId: string,
-    readonly retryAfterSeconds?: number,
-    override readonly cause?: unknown,
-  ) {
-    super(message);
-    this.name = "GenerationFailedError";
-  }
-}
-
 /** Milliseconds since `start`, whole. */
 const since = (start: number) => Math.round(performance.now() - start);
 
 /**
- * Runs one generation: a `running` row first, then classify → injection → prompt build → model
- * call (under the concurrency limit) → store, and the row finished as `succeeded` or `failed`
- * with its error kind and message, latency, token usage and trace id. Every attempt is kept.
+ * Runs one generation. A slot of the limiter comes first (`GENERATION_CONCURRENCY`, queue
+ * `GENERATION_QUEUE_LIMIT`): a refused request (`OverloadedError`, 503) or one whose client left
+ * while queued (`RequestCancelledError`) writes nothing and calls no model. Then a `running` row,
+ * classify → injection → prompt build → model call → store, and the row finished as `succeeded`,
+ * or `failed` with its error kind and message, latency, token usage and trace id. Every attempt
+ * that got a slot is kept. `signal` (the request's) reaches the queue and every model call; when
+ * it aborts the work stops and the row ends as failed with kind `cancelled`.
  *
  * @example
- * const row = await generateImage(deps, { prompt: "a red fox in snow", aspectRatio: "3:2" });
+ * const row = await generateImage(deps, { prompt: "a red fox in snow", aspectRatio: "3:2" }, request.signal);
  */
-export async function generateImage(deps: GenerationDeps, request: GenerateRequest): Promise<GenerationRow> {
+export async function generateImage(deps: GenerationDeps, request: GenerateRequest, signal?: AbortSignal): Promise<GenerationRow> {
+  const permit = await deps.limiter.acquire(signal);
+  try {
+    return await runGeneration(deps, request, permit.waitedMs, signal);
+  } finally {
+    permit.release();
+  }
+}
+
+/** Throws `ModelError("cancelled")` once the client has gone, so no further stage starts. */
+function throwIfCancelled(signal: AbortSignal | undefined, stage: string): void {
+  if (signal?.aborted) throw new ModelError("cancelled", `the client went away before ${stage}`);
+}
+
+async function runGeneration(deps: GenerationDeps, request: GenerateRequest, queueWaitMs: number, signal: AbortSignal | undefined): Promise<GenerationRow> {
   const started = performance.now();
   const seed = request.seed ?? newSeed();
   const aspectRatio = request.aspectRatio ?? "1:1";
@@ -97,10 +94,11 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
   const details: GenerationPatch = {};
   try {
     const classification = await classifyPrompt(
-      { telemetry: deps.telemetry, textModel: deps.textModel, wordVectors: deps.wordVectors, timeoutMs: deps.classifyTimeoutMs },
+      { telemetry: deps.telemetry, textModel: deps.textModel, wordVectors: deps.wordVectors, timeoutMs: deps.classifyTimeoutMs, signal },
       request.prompt,
       request.category,
     );
+    throwIfCancelled(signal, "the references were read");
     const injection = await injectReferences(
       { telemetry: deps.telemetry, db: deps.db, storage: deps.storage, maxReferences: deps.maxReferences },
       { prompt: request.prompt, category: classification.category, seed },
@@ -123,13 +121,8 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
       },
     } satisfies GenerationPatch);
 
-    const result = await callModel(deps, {
-      prompt: built.text,
-      subject: request.prompt,
-      references: injection.references,
-      aspectRatio,
-      seed,
-    });
+    throwIfCancelled(signal, "the model was called");
+    const result = await callModel(deps, { prompt: built.text, subject: request.prompt, references: injection.references, aspectRatio, seed, signal }, queueWaitMs);
     usage = { inputTokens: result.inputTokens, outputTokens: result.outputTokens };
     const stored = await storeGeneratedImage(deps, generation.id, result.bytes, {
       ...details,
@@ -142,40 +135,32 @@ export async function generateImage(deps: GenerationDeps, request: GenerateReque
     });
     return stored.row;
   } catch (error) {
-    const failure = toFailure(error, generation.id);
-    if (error instanceof ImageModelError) usage = { inputTokens: error.details.inputTokens, outputTokens: error.details.outputTokens };
+    const failed = error instanceof ModelError;
+    if (failed) usage = { inputTokens: error.details.inputTokens, outputTokens: error.details.outputTokens };
     try {
       await updateGeneration(deps.db, generation.id, {
         ...details,
         status: "failed",
-        errorKind: failure.kind,
-        errorMessage: failure.message,
+        errorKind: failed ? error.kind : "internal",
+        errorMessage: failed ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error),
         latencyMs: since(started),
         inputTokens: usage.inputTokens ?? null,
         outputTokens: usage.outputTokens ?? null,
         completedAt: new Date(),
       });
     } catch (recordError) {
-      deps.log.error("generation failure could not be recorded", { generation_id: generation.id, error: (recordError as Error).message });
+      deps.log.error("generation failure could not be recorded", { generation_id: generation.id, error: recordError });
     }
-    if (failure.kind === "internal") throw error;
-    throw failure;
+    if (!failed) throw error;
+    throw new GenerationFailedError(error.kind, error.message, { generationId: generation.id, traceId: generation.traceId, retryAfterSeconds: error.details.retryAfterSeconds }, error);
   }
 }
 
-function toFailure(error: unknown, id: string): GenerationFailedError {
-  if (error instanceof GenerationFailedError) return error;
-  if (error instanceof ImageModelError) return new GenerationFailedError(error.kind, error.message, id, error.details.retryAfterSeconds, error);
-  if (error instanceof OverloadedError) return new GenerationFailedError("overloaded", error.message, id, error.retryAfterSeconds, error);
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new GenerationFailedError("internal", message, id, undefined, error);
-}
-
 /**
- * `generation.gemini_api`: waits for a slot (the wait is recorded), then calls the image model.
+ * `generation.gemini_api`: the image model call, with the time the request waited for its slot.
  * The span follows the GenAI conventions and carries `error.type` = the error kind on failure.
  */
-function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generate"]>[0]): Promise<ImageResult> {
+function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generate"]>[0], queueWaitMs: number): Promise<ImageResult> {
   const model = deps.imageModel;
   return deps.telemetry.tracedSpan(
     SPAN.generationGeminiApi,
@@ -183,16 +168,9 @@ function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generat
       [GENAI_ATTR.operation]: "generate_content",
       [GENAI_ATTR.requestModel]: model.model,
       [GENERATION_ATTR.provider]: model.provider === "gemini" ? "gcp.gemini" : "offline",
+      [GENERATION_ATTR.queueWaitMs]: Math.round(queueWaitMs * 10) / 10,
     },
     async (span) => {
-      let permit;
-      try {
-        permit = await deps.limiter.acquire();
-      } catch (error) {
-        span.setAttribute(GENERATION_ATTR.errorType, "overloaded");
-        throw error;
-      }
-      span.setAttribute(GENERATION_ATTR.queueWaitMs, Math.round(permit.waitedMs * 10) / 10);
       try {
         const result = await model.generate(request);
         span.setAttributes({
@@ -203,7 +181,7 @@ function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generat
         });
         return result;
       } catch (error) {
-        if (error instanceof ImageModelError) {
+        if (error instanceof ModelError) {
           span.setAttributes({
             [GENERATION_ATTR.errorType]: error.kind,
             ...(error.details.attempts !== undefined ? { [GENERATION_ATTR.attempts]: error.details.attempts } : {}),
@@ -212,8 +190,6 @@ function callModel(deps: GenerationDeps, request: Parameters<ImageModel["generat
           });
         }
         throw error;
-      } finally {
-        permit.release();
       }
     },
     { kind: model.provider === "gemini" ? SpanKind.CLIENT : SpanKind.INTERNAL },

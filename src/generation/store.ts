@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { ImageModelError } from "../ai/image-model.ts";
+import { ModelError } from "../ai/types.ts";
 import { updateGeneration, type Db, type GenerationPatch, type GenerationRow } from "../db/index.ts";
 import { extractPalette } from "../ingest/palette.ts";
 import { generatedKey } from "../storage/keys.ts";
@@ -41,7 +41,7 @@ export function storeGeneratedImage(deps: StoreDeps, id: string, bytes: Uint8Arr
       png = meta.format === "png" && (meta.orientation ?? 1) === 1 ? bytes : new Uint8Array(await image.rotate().png().toBuffer());
       span.setAttribute("generation.output_source_format", meta.format ?? "unknown");
     } catch (error) {
-      throw new ImageModelError("no_image", `the model's image could not be decoded: ${(error as Error).message}`);
+      throw new ModelError("no_image", `the model's image could not be decoded: ${(error as Error).message}`);
     }
     const key = generatedKey(id, "png");
     const [hexColors] = await Promise.all([

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import type { AppConfig } from "../config.ts";
 import { toErrorResponse, UnauthorizedError } from "./errors.ts";
+import { createUrlSigner, signsImageUrls } from "./signed-urls.ts";
 
 const REALM = "hybrid-image-search";
 
@@ -27,12 +28,14 @@ export function needsKey(method: string, path: string, options: { publicReads: b
 /**
  * API-key authentication by `hono/bearer-auth` (keys compared in constant time through their
  * SHA-256; `WWW-Authenticate` on every 401), applied by {@link needsKey}. Without `API_KEYS`
- * every call is open.
+ * every call is open. When reads need a key, a GET of image bytes may instead carry the signature
+ * the records hand out (`signed-urls.ts`); its answer is then cacheable only privately and only
+ * until the URL expires.
  *
  * @example
  * app.use(apiKeyAuth(config));
  */
-export function apiKeyAuth(config: AppConfig): MiddlewareHandler {
+export function apiKeyAuth(config: AppConfig, now: () => number = Date.now): MiddlewareHandler {
   if (config.apiKeys.length === 0) {
     return async function apiKeyAuthOff(_c, next) {
       await next();
@@ -55,8 +58,21 @@ export function apiKeyAuth(config: AppConfig): MiddlewareHandler {
     invalidToken: refuse("the API key is not valid", `Bearer realm="${REALM}", error="invalid_token"`),
   });
   const options = { publicReads: config.publicReads };
+  const signer = signsImageUrls(config) ? createUrlSigner(config.apiKeys, now) : undefined;
   return async function apiKeyAuth(c, next) {
     if (!needsKey(c.req.method, c.req.path, options)) return next();
+    const signature = c.req.query("signature");
+    if (signer && signature !== undefined && (c.req.method === "GET" || c.req.method === "HEAD") && !c.req.header("authorization")) {
+      const expires = signer.verify(c.req.path, c.req.query("expires"), signature);
+      if (expires === undefined) {
+        const message = "this signed URL has expired or does not sign this path: read the record again for a fresh one";
+        return toErrorResponse(c, new UnauthorizedError(message, `Bearer realm="${REALM}", error="invalid_token"`));
+      }
+      await next();
+      // The URL is the credential: no shared cache may keep the bytes, and no cache past the expiry.
+      if (c.res.status === 200 || c.res.status === 304) c.res.headers.set("Cache-Control", `private, max-age=${Math.max(0, expires - Math.ceil(now() / 1000))}`);
+      return;
+    }
     return check(c, next);
   };
 }

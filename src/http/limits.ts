@@ -6,16 +6,21 @@ import { PayloadTooLargeError } from "./errors.ts";
 /** Room for the multipart boundaries and text fields on top of the file size limit. */
 export const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
 
+/** Bun's own ceiling on a request body; see {@link maxRequestBodyBytes}. */
+export const BUN_BODY_CEILING_BYTES = 1024 * 1024 * 1024;
+
 /**
- * The largest request body the service reads: an upload at `MAX_UPLOAD_BYTES` with its multipart
- * overhead. Bun's own `maxRequestBodySize` is set to this, so Bun refuses a larger declared body
- * (a bare 413) before the application sees it, and the routes' limits below are never wider.
+ * Bun's `maxRequestBodySize`: a ceiling far above every route's own limit, so a body past a
+ * route's limit gets that route's JSON 413 (read from `Content-Length` before any byte, or counted
+ * as it streams) rather than Bun's bare one. Bun does not buffer a body the handler never reads
+ * (measured: a 300 MB body answered 413 grew the server by under 20 MB), so the ceiling costs no
+ * memory; it only catches what no route limit could (1 GiB, or the upload allowance if larger).
  *
  * @example
  * Bun.serve({ fetch: app.fetch, maxRequestBodySize: maxRequestBodyBytes(config) });
  */
 export function maxRequestBodyBytes(config: AppConfig): number {
-  return Math.max(config.ingest.maxUploadBytes + MULTIPART_OVERHEAD_BYTES, config.limits.maxJsonBytes);
+  return Math.max(BUN_BODY_CEILING_BYTES, config.ingest.maxUploadBytes + MULTIPART_OVERHEAD_BYTES, config.limits.maxJsonBytes);
 }
 
 /**

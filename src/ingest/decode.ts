@@ -26,6 +26,9 @@ export interface DecodedImage {
   pixels: Sharp;
 }
 
+/** The limits decoding enforces. */
+export type DecodeLimits = Pick<AppConfig["ingest"], "maxUploadBytes" | "maxImagePixels">;
+
 const isAscii = (bytes: Uint8Array, offset: number, text: string) =>
   bytes.length >= offset + text.length && [...text].every((ch, i) => bytes[offset + i] === ch.charCodeAt(0));
 
@@ -96,7 +99,7 @@ function invalid(error: unknown): IngestError {
  * @example
  * const decoded = await decodeImage(config.ingest, bytes);
  */
-export async function decodeImage(limits: AppConfig["ingest"], bytes: Uint8Array): Promise<DecodedImage> {
+export async function decodeImage(limits: DecodeLimits, bytes: Uint8Array): Promise<DecodedImage> {
   if (bytes.byteLength === 0) throw new IngestError("empty_file", "the file is empty");
   if (bytes.byteLength > limits.maxUploadBytes) {
     throw new IngestError("payload_too_large", `the file is larger than ${limits.maxUploadBytes} bytes`);
@@ -163,7 +166,7 @@ export async function decodeImage(limits: AppConfig["ingest"], bytes: Uint8Array
  * @example
  * const decoded = await decodeStage(telemetry, config.ingest, bytes);
  */
-export function decodeStage(telemetry: Telemetry, limits: AppConfig["ingest"], bytes: Uint8Array): Promise<DecodedImage> {
+export function decodeStage(telemetry: Telemetry, limits: DecodeLimits, bytes: Uint8Array): Promise<DecodedImage> {
   return telemetry.tracedSpan(SPAN.ingestDecode, { "image.upload_bytes": bytes.byteLength }, async (span) => {
     const decoded = await decodeImage(limits, bytes);
     span.setAttributes({

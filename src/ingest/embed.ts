@@ -1,13 +1,21 @@
 /**
  * `ingest.embed`: one text embedding per image, of its caption, labels and category, through
  * the configured embedder (offline word vectors or Gemini). The model name is kept beside the
- * vector so search compares like with like.
+ * vector so search compares like with like. An embedder that fails or times out does not fail
+ * the upload: the image is stored without that embedding (`bun run backfill` adds it later).
  */
 import { ModelError, type Embedder } from "../ai/types.ts";
 import type { EmbeddingInput } from "../db/images.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
-import { EmbeddingUnavailableError } from "./errors.ts";
+import { markDegraded } from "./degraded.ts";
 import type { ImageText } from "./label.ts";
+
+/** What the embed stage produced: the embeddings to store, and why there is none when the model failed. */
+export interface EmbedOutcome {
+  embeddings: EmbeddingInput[];
+  /** Set when the embedder failed: the model error's kind (or the error's name). */
+  degraded?: string;
+}
 
 /**
  * The text an image is embedded by: caption, labels, category; empty when it has none of them.
@@ -23,32 +31,57 @@ export function embeddingText(text: Pick<ImageText, "caption" | "labels" | "cate
 
 /**
  * Embeds an image's text in the `ingest.embed` span; no embedding (an empty list) when the image
- * has no text, so no meaningless vector is indexed.
+ * has no text, so no meaningless vector is indexed, or when the embedder failed (the span is
+ * marked degraded).
  *
  * @example
- * const embeddings = await embedStage({ telemetry, embedder }, text); // [{ model: "wink-sg-100d", dimensions: 100, vector }]
+ * const { embeddings, degraded } = await embedStage({ telemetry, embedder }, text);
  */
-export function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbeddingInput[]> {
+export async function embedStage(deps: { telemetry: Telemetry; embedder: Embedder }, text: Pick<ImageText, "caption" | "labels" | "category">): Promise<EmbedOutcome> {
+  const { embeddings: [embedding], degraded } = await embedTexts(deps, [text]);
+  return { embeddings: embedding ? [embedding] : [], ...(degraded ? { degraded } : {}) };
+}
+
+/** One embedding per text given (undefined: it has no text, or the embedder failed), and why when the model failed. */
+export interface EmbedTextsOutcome {
+  embeddings: (EmbeddingInput | undefined)[];
+  degraded?: string;
+}
+
+/**
+ * Embeds several images' texts in one `ingest.embed` span and one embedder call (Gemini takes
+ * 100 texts a request: the backfill pays one round trip a page, not one an image). Texts that are
+ * empty get no embedding; an embedder failure leaves all without and marks the span degraded.
+ *
+ * @example
+ * const { embeddings } = await embedTexts({ telemetry, embedder }, images); // embeddings[i] belongs to images[i]
+ */
+export function embedTexts(deps: { telemetry: Telemetry; embedder: Embedder }, texts: readonly Pick<ImageText, "caption" | "labels" | "category">[]): Promise<EmbedTextsOutcome> {
   const { embedder } = deps;
   return deps.telemetry.tracedSpan(SPAN.ingestEmbed, { "embedding.model": embedder.model, "embedding.dimensions": embedder.dimensions }, async (span) => {
-    const input = embeddingText(text);
-    span.setAttribute("embedding.text_chars", input.length);
-    if (input === "") {
+    const inputs = texts.map(embeddingText);
+    const wanted = inputs.flatMap((input, i) => (input === "" ? [] : [i]));
+    const embeddings: (EmbeddingInput | undefined)[] = inputs.map(() => undefined);
+    span.setAttributes({ "embedding.text_chars": inputs.reduce((n, input) => n + input.length, 0), "embedding.texts": wanted.length });
+    if (wanted.length === 0) {
       span.setAttribute("embedding.skipped", true);
-      return [];
+      return { embeddings };
     }
-    let vector: number[] | undefined;
+    let vectors: number[][];
     try {
-      [vector] = await embedder.embed([input], "document");
+      vectors = await embedder.embed(wanted.map((i) => inputs[i]!), "document");
     } catch (error) {
-      if (error instanceof ModelError) {
-        throw new EmbeddingUnavailableError(`the embedding model ${embedder.model} failed (${error.kind}); nothing was stored, try again`, { cause: error });
+      const reason = error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error";
+      markDegraded(span, reason);
+      return { embeddings, degraded: reason };
+    }
+    wanted.forEach((index, k) => {
+      const vector = vectors[k];
+      if (!vector || vector.length !== embedder.dimensions) {
+        throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
       }
-      throw error;
-    }
-    if (!vector || vector.length !== embedder.dimensions) {
-      throw new Error(`embedder ${embedder.model} answered ${vector?.length ?? 0} values for ${embedder.dimensions} dimensions`);
-    }
-    return [{ model: embedder.model, dimensions: embedder.dimensions, vector }];
+      embeddings[index] = { model: embedder.model, dimensions: embedder.dimensions, vector };
+    });
+    return { embeddings };
   });
 }

@@ -32,16 +32,3 @@ export class IngestError extends ClientFacingError {
     super(STATUS[code], code, message);
   }
 }
-
-/**
- * The embedding model could not embed the image's text (timeout, outage, rate limit); nothing
- * was stored. The HTTP layer answers 503.
- *
- * @example
- * throw new EmbeddingUnavailableError("the embedding model did not answer; try again", { cause: error });
- */
-export class EmbeddingUnavailableError extends ClientFacingError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(503, "embedding_unavailable", message, options);
-  }
-}

@@ -7,7 +7,7 @@
 import type { WordVectors } from "../ai/types.ts";
 import { loadWordNet, type NounEntry, type NounSynset, type WordNet } from "../ai/wordnet.ts";
 import type { Db } from "../db/client.ts";
-import { imagesWithoutHypernyms, setHypernyms } from "../db/hypernyms.ts";
+import { eachPageMissing, setHypernyms } from "../db/images.ts";
 import type { Logger } from "../log.ts";
 import type { TelemetrySpan } from "../telemetry/index.ts";
 import { BASIC_COLOR_TERMS } from "./color-names.ts";
@@ -302,8 +302,8 @@ export async function hypernymsFor(
   }
 }
 
-/** What a backfill run did. */
-export interface BackfillReport {
+/** What a hypernym backfill run did. */
+export interface HypernymBackfillReport {
   /** Rows read without hypernyms. */
   read: number;
   /** Rows written (a row another process filled meanwhile is not). */
@@ -321,22 +321,18 @@ export interface BackfillReport {
  */
 export async function backfillHypernyms(
   deps: { db: Db; expander: HypernymExpander; log?: Logger },
-  options: { batchSize?: number; onBatch?: (report: BackfillReport) => void } = {},
-): Promise<BackfillReport> {
+  options: { batchSize?: number; onBatch?: (report: HypernymBackfillReport) => void } = {},
+): Promise<HypernymBackfillReport> {
   const started = performance.now();
-  const report: BackfillReport = { read: 0, written: 0, ms: 0 };
-  let afterId: string | undefined;
-  for (;;) {
-    const batch = await imagesWithoutHypernyms(deps.db, { limit: options.batchSize ?? 500, afterId });
-    if (batch.length === 0) break;
+  const report: HypernymBackfillReport = { read: 0, written: 0, ms: 0 };
+  await eachPageMissing(deps.db, "hypernyms", options.batchSize ?? 500, async (batch) => {
     const rows = [];
     for (const image of batch) rows.push({ id: image.id, hypernyms: (await deps.expander.expand(image)).words });
     report.read += batch.length;
     report.written += await setHypernyms(deps.db, rows);
-    afterId = batch.at(-1)!.id;
     report.ms = Math.round(performance.now() - started);
     options.onBatch?.({ ...report });
-  }
+  });
   report.ms = Math.round(performance.now() - started);
   return report;
 }

@@ -2,13 +2,14 @@
  * `ingest.label`: the caption, labels and category an image is indexed by. What the request
  * gives wins; when it gives neither caption nor labels and a vision labeler is configured
  * (Gemini), the labeler is asked. A labeler failure never fails the upload: the image is stored
- * with what the request gave.
+ * with what the request gave, the span is marked degraded, and `bun run backfill` labels it later.
  */
-import type { Labeler } from "../ai/types.ts";
+import { ModelError, type Labeler } from "../ai/types.ts";
 import { hypernymsFor, type HypernymExpander } from "./hypernyms.ts";
 import type { Logger } from "../log.ts";
 import { slugifyCategory } from "../storage/keys.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
+import { markDegraded } from "./degraded.ts";
 
 /** What a client (or a sidecar file) says about an image. */
 export interface GivenLabels {
@@ -93,8 +94,8 @@ export function labelStage(deps: LabelDeps, given: GivenLabels, image: { bytes: 
         source = "model";
       } catch (error) {
         source = "model_failed";
-        span.setAttribute("error.type", (error as Error)?.name ?? "Error");
-        deps.log?.warn("image labeler failed; storing the image without model labels", { error: (error as Error)?.message });
+        markDegraded(span, error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error");
+        deps.log?.warn("image labeler failed; storing the image without model labels", { error });
       }
     }
     span.setAttributes({ "ingest.label.source": source, "ingest.label.count": labels.length, "image.category": category ?? undefined });

@@ -10,16 +10,24 @@ import { newId } from "../db/ids.ts";
 import { IMAGE_ROLES, type ImageRole } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
-import type { Telemetry } from "../telemetry/index.ts";
+import { ConcurrencyLimiter } from "../limiter.ts";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { decodeStage } from "./decode.ts";
 import { embedStage } from "./embed.ts";
 import { IngestError } from "./errors.ts";
 import type { HypernymExpander } from "./hypernyms.ts";
 import { labelStage, type GivenLabels } from "./label.ts";
 import { paletteStage } from "./palette.ts";
-import { duplicateOf, storeImage, type IngestResult } from "./store.ts";
+import { duplicateOf, storeImage, type StoredImage } from "./store.ts";
 
-export type { IngestResult } from "./store.ts";
+/** The outcome of one upload. */
+export interface IngestResult extends StoredImage {
+  /**
+   * Stages that went on without their model (`ingest.label`, `ingest.embed`): the image is stored
+   * without those labels or that embedding; `bun run backfill` fills them in. Empty when whole.
+   */
+  degraded: string[];
+}
 
 /** Everything the pipeline uses, passed in (tests build it with fakes or embedded defaults). */
 export interface IngestDeps {
@@ -65,10 +73,11 @@ function cleanName(name: string | undefined): string | null {
  * Stores one image: validates and decodes it, finds its palette, labels and embedding, writes
  * the blobs and the rows. The same bytes twice give the stored image, unchanged, with
  * `created: false` and the submitted fields that were not applied (`notApplied`).
- * Throws `IngestError` (4xx) for bad input; nothing is written then.
+ * Throws `IngestError` (4xx) for bad input; nothing is written then. A model that fails or times
+ * out (labels, embedding) does not fail the upload: the result lists the stage in `degraded`.
  *
  * @example
- * const { image, created } = await ingestImage(deps, { bytes, caption: "a red boat", labels: ["boat"], category: "natural" });
+ * const { image, created, degraded } = await ingestImage(deps, { bytes, caption: "a red boat", labels: ["boat"], category: "natural" });
  */
 export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
   const role = input.role ?? "corpus";
@@ -80,7 +89,7 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   }
   const sha256 = sha256Hex(bytes);
   const existing = await findImageBySha256(deps.db, sha256);
-  if (existing) return duplicateOf(existing, input);
+  if (existing) return { ...duplicateOf(existing, input), degraded: [] };
 
   const decoded = await decodeStage(deps.telemetry, deps.config.ingest, bytes);
   const [hexColors, text] = await Promise.all([
@@ -91,7 +100,8 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
       { bytes: decoded.thumbnail, mimeType: "image/webp" },
     ),
   ]);
-  const embeddings = await embedStage(deps, text);
+  const embedded = await embedStage(deps, text);
+  const degraded = [...(text.source === "model_failed" ? [SPAN.ingestLabel] : []), ...(embedded.degraded ? [SPAN.ingestEmbed] : [])];
   const stored = await storeImage(deps, {
     id: newId(),
     sha256,
@@ -100,7 +110,46 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
     decoded,
     text,
     hexColors,
-    embeddings,
+    embeddings: embedded.embeddings,
   });
-  return stored.created ? stored : duplicateOf(stored.image, input);
+  // A duplicate that won a race is that image, whole or not as it was stored.
+  if (!stored.created) return { ...duplicateOf(stored.image, input), degraded: [] };
+  return { ...stored, degraded };
+}
+
+/**
+ * The process's bound on uploads read and decoded at once (`UPLOAD_CONCURRENCY`, default the
+ * number of cores) and on those waiting for a slot (`UPLOAD_QUEUE_LIMIT`; past it, 503 with
+ * `Retry-After`). A ~20 MB upload costs tens of MB while it is read and decoded: unbounded, 16 at
+ * once grew the server by ~700 MB (`bun run bench:upload-memory`).
+ *
+ * @example
+ * const uploads = createUploadLimiter(config.ingest);
+ * const permit = await uploads.acquire(request.signal);
+ */
+export function createUploadLimiter(limits: Pick<AppConfig["ingest"], "uploadConcurrency" | "uploadQueueLimit">): ConcurrencyLimiter {
+  return new ConcurrencyLimiter({
+    concurrency: limits.uploadConcurrency,
+    queueLimit: limits.uploadQueueLimit,
+    busyMessage: "too many uploads in progress",
+  });
+}
+
+/**
+ * {@link ingestImage} over an uploaded file (a Web `Blob`): reads its bytes, ingests them, and
+ * frees them the moment the pipeline is done.
+ *
+ * @example
+ * const { image, created } = await ingestFile(deps, form.get("file") as File, { caption: "a red boat" });
+ */
+export async function ingestFile(deps: IngestDeps, file: Blob, input: Omit<IngestInput, "bytes">): Promise<IngestResult> {
+  const buffer = await file.arrayBuffer();
+  try {
+    return await ingestImage(deps, { ...input, bytes: new Uint8Array(buffer) });
+  } finally {
+    // Detaching frees the bytes now. Left to the collector, a large heap (the word vectors) put
+    // it off for seconds: 16 uploads two at a time still grew the server by ~470 MB, ~230 MB
+    // with this (bench:upload-memory). Nothing holds the bytes once the pipeline has returned.
+    buffer.transfer(0);
+  }
 }

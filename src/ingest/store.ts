@@ -35,7 +35,7 @@ export interface StoreInput {
   embeddings: EmbeddingInput[];
 }
 
-export interface IngestResult {
+export interface StoredImage {
   image: ImageRow;
   /** False when the same bytes were already stored (`image` is that record). */
   created: boolean;
@@ -60,7 +60,7 @@ export type UploadField = (typeof UPLOAD_FIELDS)[number];
  * @example
  * duplicateOf(stored, { caption: "new words", role: "corpus" }) // { image: stored, created: false, notApplied: ["caption"] }
  */
-export function duplicateOf(stored: ImageRow, given: GivenLabels & { role?: ImageRole }): IngestResult {
+export function duplicateOf(stored: ImageRow, given: GivenLabels & { role?: ImageRole }): StoredImage {
   const notApplied: UploadField[] = [];
   const caption = normalizeCaption(given.caption);
   if (caption !== null && caption !== stored.caption) notApplied.push("caption");
@@ -92,7 +92,7 @@ async function removeAll(deps: StoreDeps, keys: string[]): Promise<void> {
  * @example
  * const { image, created } = await storeImage({ db, storage, log }, { id: newId(), sha256, role: "corpus", ... });
  */
-export async function storeImage(deps: StoreDeps, input: StoreInput): Promise<IngestResult> {
+export async function storeImage(deps: StoreDeps, input: StoreInput): Promise<StoredImage> {
   const { decoded, text } = input;
   const key = originalKey({ id: input.id, mimeType: decoded.mimeType, role: input.role, category: text.category });
   const thumbKey = thumbnailKey(input.id);

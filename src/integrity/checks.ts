@@ -13,22 +13,16 @@
  * - `unowned` (blobs only): the database is in memory and is no record of what the blob files
  *   are, so the blob store is not judged at all.
  */
-import type { Embedder } from "../ai/types.ts";
+import type { Embedder, Labeler } from "../ai/types.ts";
 import type { Db } from "../db/client.ts";
-import {
-  addEmbeddings,
-  blobReferences,
-  closeInterruptedGenerations,
-  countImagesMissingEmbedding,
-  embeddingModels,
-  imagesMissingEmbedding,
-  openGenerations,
-} from "../db/integrity.ts";
-import { countImagesWithoutHypernyms } from "../db/hypernyms.ts";
-import { embeddingText } from "../ingest/embed.ts";
+import { countImagesMissing } from "../db/images.ts";
+import { blobReferences, closeInterruptedGenerations, embeddingModels, openGenerations } from "../db/integrity.ts";
+import { backfillEmbeddings, backfillLabels, type BackfillFailure } from "../ingest/backfill.ts";
 import { backfillHypernyms, type HypernymExpander } from "../ingest/hypernyms.ts";
+import type { Logger } from "../log.ts";
 import { thumbnailKey } from "../storage/keys.ts";
 import type { BlobStore, ScratchEntry } from "../storage/types.ts";
+import type { Telemetry } from "../telemetry/index.ts";
 
 /** Where orphan blobs are moved, inside the blob store (never a key the service writes otherwise). */
 export const LOST_FOUND_PREFIX = "lost-found/";
@@ -45,8 +39,14 @@ export interface CheckContext {
   generationGraceMs: number;
   /** The configured embedder; missing embeddings for its model can be filled in. */
   embedder?: Embedder;
+  /** The configured vision labeler; images without caption or labels can be labelled (needs `embedder` too). */
+  labeler?: Labeler;
   /** WordNet expansion; images stored without hypernyms can be filled in. */
   hypernyms?: HypernymExpander;
+  /** What the fills (the backfill's functions) trace to and log with, and the labeler's bound. */
+  telemetry: Telemetry;
+  log?: Logger;
+  config: { gemini: { auxTimeoutMs: number } };
   now: Date;
   /** The blob store's keys and the rows' references, listed once per run. */
   inventory(): Promise<Inventory>;
@@ -223,7 +223,41 @@ const openGenerationsCheck: Check = {
   },
 };
 
-const EMBED_BATCH = 64;
+/** What a fill did, in one line: `done`, and how many it could not fill (they stay missing). */
+function filled(done: string, failed: readonly BackfillFailure[]): string {
+  return failed.length === 0 ? done : `${done}; ${failed.length} could not be filled (${failed[0]!.reason})`;
+}
+
+const BACKFILL_ADVICE = "or run `bun run backfill`, which fills the same parts";
+
+/**
+ * Images without caption or labels while a labeler is configured: it was down when they were
+ * uploaded. With no labeler (offline), such an image is as it was uploaded, not a problem.
+ */
+const missingLabels: Check = {
+  name: "missing labels",
+  atStart: false,
+  async run(ctx) {
+    const { labeler, embedder } = ctx;
+    if (!labeler) {
+      return { count: 0, summary: "not checked", examples: [], repairable: 0, skipped: "no labeler configured (GEMINI_API_KEY unset): an image without caption or labels is as it was uploaded" };
+    }
+    const missing = await countImagesMissing(ctx.db, "text");
+    return {
+      count: missing,
+      summary: `${plural(missing, "image")} without caption or labels`,
+      examples: [],
+      repairable: embedder ? missing : 0,
+      repair: embedder
+        ? async () => {
+            const report = await backfillLabels({ ...ctx, labeler, embedder });
+            return filled(`labelled ${report.labelled} with ${labeler.model}`, report.failed);
+          }
+        : undefined,
+      advice: `run the doctor --repair with ${labeler.model} reachable, ${BACKFILL_ADVICE}`,
+    };
+  },
+};
 
 /** Images with text but no embedding for a model: search by that model cannot find them. */
 const missingEmbeddings: Check = {
@@ -232,7 +266,7 @@ const missingEmbeddings: Check = {
   async run(ctx) {
     const models = new Set((await embeddingModels(ctx.db)).map((m) => m.model));
     if (ctx.embedder) models.add(ctx.embedder.model);
-    const counts = await Promise.all([...models].map(async (model) => ({ model, missing: await countImagesMissingEmbedding(ctx.db, model) })));
+    const counts = await Promise.all([...models].map(async (model) => ({ model, missing: await countImagesMissing(ctx.db, { embedding: model }) })));
     const wanting = counts.filter((c) => c.missing > 0);
     const embedder = ctx.embedder;
     const ours = embedder ? wanting.find((c) => c.model === embedder.model) : undefined;
@@ -245,18 +279,11 @@ const missingEmbeddings: Check = {
       repair:
         embedder && ours
           ? async () => {
-              let added = 0;
-              for (;;) {
-                const batch = await imagesMissingEmbedding(ctx.db, embedder.model, { limit: EMBED_BATCH });
-                if (batch.length === 0) break;
-                const vectors = await embedder.embed(batch.map((image) => embeddingText(image)), "document");
-                await addEmbeddings(ctx.db, batch.map((image, i) => ({ imageId: image.id, model: embedder.model, dimensions: embedder.dimensions, vector: vectors[i]! })));
-                added += batch.length;
-              }
-              return `embedded ${added} with ${embedder.model}`;
+              const report = await backfillEmbeddings({ db: ctx.db, embedder, telemetry: ctx.telemetry });
+              return filled(`embedded ${report.embedded} with ${embedder.model}`, report.failed);
             }
           : undefined,
-      advice: others.length > 0 ? `run the doctor with ${others.map((c) => c.model).join(", ")} configured to fill the others in` : undefined,
+      advice: others.length > 0 ? `run the doctor --repair with ${others.map((c) => c.model).join(", ")} configured to fill the others in, ${BACKFILL_ADVICE}` : undefined,
     };
   },
 };
@@ -266,7 +293,7 @@ const missingHypernyms: Check = {
   name: "missing hypernyms",
   atStart: false,
   async run(ctx) {
-    const missing = await countImagesWithoutHypernyms(ctx.db);
+    const missing = await countImagesMissing(ctx.db, "hypernyms");
     const expander = ctx.hypernyms;
     return {
       count: missing,
@@ -275,11 +302,11 @@ const missingHypernyms: Check = {
       repairable: expander ? missing : 0,
       repair: expander
         ? async () => {
-            const report = await backfillHypernyms({ db: ctx.db, expander });
+            const report = await backfillHypernyms({ db: ctx.db, expander, log: ctx.log });
             return `expanded ${report.written} of ${report.read}`;
           }
         : undefined,
-      advice: missing > 0 && !expander ? "run `bun run backfill:hypernyms`" : undefined,
+      advice: missing > 0 && !expander ? "run `bun run backfill`" : undefined,
     };
   },
 };
@@ -290,4 +317,4 @@ const missingHypernyms: Check = {
  * @example
  * for (const check of CHECKS.filter((c) => c.atStart)) await check.run(ctx);
  */
-export const CHECKS: readonly Check[] = [scratchFiles, orphanBlobs, missingBlobs, openGenerationsCheck, missingEmbeddings, missingHypernyms];
+export const CHECKS: readonly Check[] = [scratchFiles, orphanBlobs, missingBlobs, openGenerationsCheck, missingLabels, missingEmbeddings, missingHypernyms];

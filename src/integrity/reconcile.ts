@@ -2,12 +2,13 @@
  * Runs the checks against an open database and blob store: `reconcileAtStart` repairs the crash
  * leftovers before a service answers its first request; `runChecks` is the doctor's engine.
  */
-import type { Embedder } from "../ai/types.ts";
+import type { Embedder, Labeler } from "../ai/types.ts";
 import type { HypernymExpander } from "../ingest/hypernyms.ts";
 import type { AppConfig } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import type { BlobStore } from "../storage/types.ts";
+import { noopTelemetry, type Telemetry } from "../telemetry/index.ts";
 import { CHECKS, takeInventory, type Check, type CheckContext, type Finding, type Inventory } from "./checks.ts";
 
 /** What the checks run against. */
@@ -15,8 +16,13 @@ export interface IntegrityTarget {
   database: Database;
   storage: BlobStore;
   config: Pick<AppConfig, "reconcileGraceMs" | "gemini" | "generation">;
+  /** The models that fill in what images miss (see the `missing …` checks); absent ones are not filled. */
   embedder?: Embedder;
+  labeler?: Labeler;
   hypernyms?: HypernymExpander;
+  /** Where the fills trace to; default none. */
+  telemetry?: Telemetry;
+  log?: Logger;
 }
 
 /** Covers the steps around the model call (classify, references, store), each bounded on its own. */
@@ -57,7 +63,11 @@ export function checkContext(target: IntegrityTarget, now = new Date()): CheckCo
     graceMs: target.config.reconcileGraceMs,
     generationGraceMs: generationGraceMs(target.config),
     embedder: target.embedder,
+    labeler: target.labeler,
     hypernyms: target.hypernyms,
+    telemetry: target.telemetry ?? noopTelemetry(),
+    log: target.log,
+    config: target.config,
     now,
     inventory: () => (inventory ??= takeInventory(database.db, storage)),
   };

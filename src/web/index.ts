@@ -1,2 +1,2 @@
 export { webRoutes, type WebDeps } from "./routes.tsx";
-export { buildAssets, createAssetStore, pickEncoding, type AssetManifest, type AssetStore } from "./assets.ts";
+export { buildAssets, createAssetStore, type AssetManifest, type AssetStore } from "./assets.ts";

@@ -7,15 +7,17 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { AppDeps, AppEnv } from "../http/app.ts";
-import { listCategories, type CategoryCount } from "../db/index.ts";
 import { createAssetStore, type AssetStore } from "./assets.ts";
 import { DetailBody, GenerateBody, SearchBody, UploadBody } from "./pages/forms.tsx";
 import { Layout } from "./pages/layout.tsx";
 import type { PageConfig, PageName } from "./shared/page-config.ts";
 import { readSearchState } from "./shared/search-state.ts";
 
-/** What the web app uses of the service's dependencies; `assets` replaces the built-in build (tests). */
-export type WebDeps = Pick<AppDeps, "config" | "database" | "log"> & { assets?: AssetStore };
+/**
+ * What the web app uses of the service's dependencies (its settings only: everything else comes
+ * from the API, like for any client); `assets` replaces the built-in build (tests).
+ */
+export type WebDeps = Pick<AppDeps, "config"> & { assets?: AssetStore };
 
 /**
  * Scripts, styles and API calls only from this origin (nothing from a CDN); images from anywhere,
@@ -44,20 +46,6 @@ export function webRoutes(deps: WebDeps): Hono<AppEnv> {
   const assets = deps.assets ?? createAssetStore();
   const { config } = deps;
 
-  // With PUBLIC_READS=false listing needs a key, so a page (served without one) names no category.
-  const privateReads = config.apiKeys.length > 0 && !config.publicReads;
-
-  async function categories(): Promise<CategoryCount[]> {
-    if (!deps.database || privateReads) return [];
-    try {
-      return await listCategories(deps.database.db);
-    } catch (error) {
-      // The page still works without the list; the filter then takes what the URL says.
-      deps.log.warn("web: categories unavailable", { error: (error as Error).message });
-      return [];
-    }
-  }
-
   async function page(c: Context<AppEnv>, name: PageName, title: string, body: Child, id?: string): Promise<Response> {
     const manifest = await assets.manifest();
     const pageConfig: PageConfig = {
@@ -79,27 +67,25 @@ export function webRoutes(deps: WebDeps): Hono<AppEnv> {
     )}`);
   }
 
-  const names = async () => (await categories()).map((c) => c.category);
-
   app.get("/assets/:name", function webAsset(c) {
     return assets.serve(c);
   });
 
-  app.get("/", async function searchPage(c) {
+  app.get("/", function searchPage(c) {
     const state = readSearchState(new URL(c.req.url).searchParams);
-    return page(c, "search", state.q ? `${state.q} · Search` : "Search", <SearchBody state={state} categories={await categories()} />);
+    return page(c, "search", state.q ? `${state.q} · Search` : "Search", <SearchBody state={state} />);
   });
 
   app.get("/images/:id", function imagePage(c) {
     return page(c, "image", "Image", <DetailBody id="image" />, c.req.param("id"));
   });
 
-  app.get("/upload", async function uploadPage(c) {
-    return page(c, "upload", "Upload", <UploadBody maxUploadBytes={config.ingest.maxUploadBytes} categories={await names()} />);
+  app.get("/upload", function uploadPage(c) {
+    return page(c, "upload", "Upload", <UploadBody maxUploadBytes={config.ingest.maxUploadBytes} />);
   });
 
-  app.get("/generate", async function generatePage(c) {
-    return page(c, "generate", "Generate", <GenerateBody categories={await names()} />);
+  app.get("/generate", function generatePage(c) {
+    return page(c, "generate", "Generate", <GenerateBody />);
   });
 
   app.get("/generations/:id", function generationPage(c) {

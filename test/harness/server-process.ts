@@ -56,3 +56,29 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
     },
   };
 }
+
+async function statusKb(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/**
+ * A process's resident memory from `/proc` (Linux), in bytes: `rss()` now, `peak()` the kernel's
+ * high-water mark (VmHWM) since start or since `resetPeak()`.
+ *
+ * @example
+ * const memory = processMemory(server.proc.pid);
+ * await memory.resetPeak();
+ * await burst();
+ * console.log((await memory.peak()) - before);
+ */
+export function processMemory(pid: number) {
+  return {
+    rss: () => statusKb(pid, "VmRSS"),
+    peak: () => statusKb(pid, "VmHWM"),
+    /** `echo 5 > /proc/<pid>/clear_refs`: VmHWM restarts from the current RSS. */
+    resetPeak: () => Bun.write(`/proc/${pid}/clear_refs`, "5").then(() => undefined),
+  };
+}

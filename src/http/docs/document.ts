@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { needsKey } from "../auth.ts";
+import { SIGNED_URL_WINDOW_SECONDS, signable } from "../signed-urls.ts";
 import { OPERATIONS, SCHEMAS, type Answer, type ErrorStatus, type HeaderName, type Operation } from "./operations.ts";
 
 /** A JSON object of the document (kept loose: the tests validate the whole against the OpenAPI 3.1 schema). */
@@ -27,6 +28,13 @@ export interface RegisteredRoute {
 }
 
 const SECURITY_SCHEME = "apiKey";
+const SIGNED_URL_SCHEME = "signedUrl";
+
+/** The query of a signed image URL (`signed-urls.ts`), as the records hand it out. */
+const SIGNED_URL_PARAMETERS: Json[] = [
+  { name: "expires", in: "query", required: false, description: "With `signature`: when the signed URL stops working (Unix seconds).", schema: { type: "integer" } },
+  { name: "signature", in: "query", required: false, description: "With `expires`: opens these bytes without a key.", schema: { type: "string" } },
+];
 
 const STATUS_TEXT: Record<ErrorStatus, string> = {
   400: "The request is malformed or fails validation; the message names the field and what is wrong.",
@@ -64,7 +72,9 @@ is a 405 with \`Allow\`; an unknown path a 404; an unexpected fault a 500 \`inte
 
 **Keys**: with \`API_KEYS\` set, writes, search and generation need \`Authorization: Bearer <key>\`
 (a malformed header is a 400 \`invalid_authorization\`); with \`PUBLIC_READS=false\` the reads too.
-The operations that need a key on this instance carry the \`${SECURITY_SCHEME}\` requirement.
+The operations that need a key on this instance carry the \`${SECURITY_SCHEME}\` requirement. When every read needs
+a key, the image URLs in records are signed (\`?expires=…&signature=…\`, the \`${SIGNED_URL_SCHEME}\` alternative)
+so that a browser's \`<img>\` can show them: each opens one image's bytes without a key for one to two hours.
 
 **Traces**: every response carries a \`traceresponse\` header (W3C Trace Context level 2) and an incoming
 \`traceparent\` continues the caller's trace.`;
@@ -145,6 +155,8 @@ export function buildDocument(routes: readonly RegisteredRoute[], options: Docum
 
   const operation = (o: Operation): Json => {
     const keyed = options.apiKeys && needsKey(o.method.toUpperCase(), o.path, { publicReads: options.publicReads });
+    // Image bytes that need a key also open with a signed URL (`signsImageUrls`: keys and private reads).
+    const signed = keyed && !options.publicReads && signable(o.path);
     const errors: Partial<Record<ErrorStatus, readonly string[]>> = { ...o.errors };
     if (keyed) {
       errors[400] = [...(errors[400] ?? []), "invalid_authorization"];
@@ -163,13 +175,13 @@ export function buildDocument(routes: readonly RegisteredRoute[], options: Docum
     const pathParams = o.params
       ? parameters("path", o.params)
       : [...o.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
-    const params = [...pathParams, ...(o.query ? parameters("query", o.query) : [])];
+    const params = [...pathParams, ...(o.query ? parameters("query", o.query) : []), ...(signed ? SIGNED_URL_PARAMETERS : [])];
     return {
       operationId: o.operationId,
       tags: [o.tag],
       summary: o.summary,
       ...(o.description ? { description: o.description } : {}),
-      ...(keyed ? { security: [{ [SECURITY_SCHEME]: [] }] } : {}),
+      ...(keyed ? { security: [{ [SECURITY_SCHEME]: [] }, ...(signed ? [{ [SIGNED_URL_SCHEME]: [] }] : [])] } : {}),
       ...(params.length > 0 ? { parameters: params } : {}),
       ...(o.body ? { requestBody: { required: true, content: { [o.body.media]: { schema: ref(o.body.schema) } } } } : {}),
       responses,
@@ -196,6 +208,16 @@ export function buildDocument(routes: readonly RegisteredRoute[], options: Docum
       headers: HEADERS,
       securitySchemes: {
         [SECURITY_SCHEME]: { type: "http", scheme: "bearer", description: "One of the keys in `API_KEYS`." },
+        ...(options.apiKeys && !options.publicReads
+          ? {
+              [SIGNED_URL_SCHEME]: {
+                type: "apiKey",
+                in: "query",
+                name: "signature",
+                description: `The \`signature\` (with its \`expires\`) of an image URL taken from a record; such a URL lives ${SIGNED_URL_WINDOW_SECONDS / 3600} to ${(2 * SIGNED_URL_WINDOW_SECONDS) / 3600} hours.`,
+              },
+            }
+          : {}),
       },
     },
   };

@@ -7,7 +7,8 @@ import { Hono } from "hono";
 import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
 import { buildDocument, type RegisteredRoute } from "./document.ts";
-import { createApiReference, memoryAsset, sendAsset } from "./reference.ts";
+import { memoryAsset, sendAsset, type Asset } from "../assets.ts";
+import { createApiReference } from "./reference.ts";
 
 export { buildDocument, type DocumentOptions, type RegisteredRoute } from "./document.ts";
 
@@ -20,7 +21,7 @@ export { buildDocument, type DocumentOptions, type RegisteredRoute } from "./doc
  */
 export function apiDocsRoutes(app: { routes: readonly RegisteredRoute[] }, config: AppConfig) {
   const reference = createApiReference();
-  let document: ReturnType<typeof memoryAsset> | undefined;
+  let document: Asset | undefined;
   return new Hono<AppEnv>()
     .get("/openapi.json", function openApiDocument(c) {
       document ??= memoryAsset(

@@ -6,12 +6,13 @@
  * (`document.ts`). A test checks that this list and the registered routes are the same set.
  */
 import { z } from "zod";
-import { FAILURE_STATUS } from "../routes/generations.ts";
+import { GENERATION_FAILURE_STATUS } from "../../generation/errors.ts";
 import { READINESS_ROUTE } from "../routes/health.ts";
 import { IdParam } from "../schemas/common.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
 import {
+  CategoryList,
   ErrorBody,
   GenerateAnswer,
   GenerationPage,
@@ -83,6 +84,7 @@ export const SCHEMAS = {
   ImageRecord,
   UploadAnswer,
   ImagePage,
+  CategoryList,
   SearchRequest: SearchBody,
   SearchHit,
   SearchAnswer,
@@ -95,7 +97,10 @@ export const SCHEMAS = {
 /** Each failure kind of a generation under the status the route answers it with. */
 function generationFailures(): Partial<Record<ErrorStatus, string[]>> {
   const byStatus: Partial<Record<ErrorStatus, string[]>> = {};
-  for (const [kind, status] of Object.entries(FAILURE_STATUS)) (byStatus[status as ErrorStatus] ??= []).push(kind);
+  for (const [kind, status] of Object.entries(GENERATION_FAILURE_STATUS)) {
+    // 499 `cancelled`: the client went away; nobody reads that answer.
+    if (kind !== "cancelled") (byStatus[status as ErrorStatus] ??= []).push(kind);
+  }
   return byStatus;
 }
 
@@ -159,7 +164,7 @@ export const OPERATIONS: readonly Operation[] = [
       413: ["payload_too_large"],
       415: ["unsupported_media_type", "unsupported_image_type"],
       422: ["invalid_image", "too_many_pixels"],
-      503: ["embedding_unavailable", "storage_unavailable", ...DATABASE],
+      503: ["overloaded", "storage_unavailable", ...DATABASE],
       507: ["storage_full"],
     },
   },
@@ -205,6 +210,16 @@ export const OPERATIONS: readonly Operation[] = [
     errors: { 400: ["invalid_id"], 404: ["not_found"], 503: ["storage_unavailable", ...DATABASE] },
   },
   {
+    method: "get",
+    path: "/api/categories",
+    operationId: "listCategories",
+    tag: "images",
+    summary: "Categories in use",
+    description: "Every category some image has, by name, with how many images hold it (the same read policy as listing images).",
+    answers: { 200: { description: "The categories and their counts.", json: CategoryList } },
+    errors: { 503: DATABASE },
+  },
+  {
     method: "post",
     path: "/api/search",
     operationId: "searchImages",
@@ -245,7 +260,7 @@ export const OPERATIONS: readonly Operation[] = [
       ...JSON_BODY_ERRORS,
       ...failures,
       429: ["rate_limited"],
-      503: [...(failures[503] ?? []), "storage_unavailable", ...DATABASE],
+      503: [...(failures[503] ?? []), "overloaded", "storage_unavailable", ...DATABASE],
       507: ["storage_full"],
     },
     rateLimited: "generate",

@@ -7,11 +7,9 @@
 import { dirname, join } from "node:path";
 import type { Context } from "hono";
 import { html } from "hono/html";
-import { parseAccept } from "hono/utils/accept";
-import { NotFoundError } from "../errors.ts";
+import { loadOnce, memoryAsset, serveNamed, type Asset } from "../assets.ts";
 
 const DIST = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
-const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /**
  * Scripts, styles and requests only from this origin; Swagger UI sets inline styles and draws
@@ -42,52 +40,6 @@ const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
   layout: "BaseLayout",
 });
 `;
-
-/** A file served from memory, raw and gzip-compressed. */
-export interface Asset {
-  name: string;
-  contentType: string;
-  etag: string;
-  raw: Uint8Array<ArrayBuffer>;
-  gzip: Uint8Array<ArrayBuffer>;
-}
-
-/**
- * A response body kept in memory in both encodings, compressed once: gzip of the 1.7 MB bundle
- * costs 45–180 ms on this machine, which `hono/compress` would pay again on every request.
- *
- * @example
- * const asset = memoryAsset("docs.js", "text/javascript; charset=utf-8", new TextEncoder().encode(code));
- */
-export function memoryAsset(base: string, contentType: string, raw: Uint8Array<ArrayBuffer>): Asset {
-  const hash = new Bun.CryptoHasher("sha256").update(raw).digest("hex").slice(0, 12);
-  const dot = base.lastIndexOf(".");
-  return { name: `${base.slice(0, dot)}-${hash}${base.slice(dot)}`, contentType, etag: `"${hash}"`, raw, gzip: Bun.gzipSync(raw) };
-}
-
-/**
- * The asset in the encoding the client accepts (gzip unless `Accept-Encoding` refuses it), with
- * `ETag` and a 304 for a matching `If-None-Match`.
- *
- * @example
- * return sendAsset(c, asset, "no-cache");
- */
-export function sendAsset(c: Context, asset: Asset, cacheControl: string): Response {
-  const headers: Record<string, string> = {
-    "Content-Type": asset.contentType,
-    "Cache-Control": cacheControl,
-    ETag: asset.etag,
-    Vary: "Accept-Encoding",
-    "X-Content-Type-Options": "nosniff",
-  };
-  if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, headers);
-  const accepted = parseAccept(c.req.header("accept-encoding") ?? "");
-  const gzip = accepted.some((a) => (a.type === "gzip" || a.type === "*") && a.q > 0) && !accepted.some((a) => a.type === "gzip" && a.q === 0);
-  if (gzip) headers["Content-Encoding"] = "gzip";
-  const body = gzip ? asset.gzip : asset.raw;
-  headers["Content-Length"] = String(body.byteLength);
-  return c.body(body, 200, headers);
-}
 
 /** The page and its assets, read and compressed on the first request. */
 export interface ApiReference {
@@ -122,12 +74,7 @@ async function loadAssets(): Promise<Assets> {
  * app.get("/docs/assets/:name", (c) => reference.asset(c));
  */
 export function createApiReference(): ApiReference {
-  let loading: Promise<Assets> | undefined;
-  const assets = () =>
-    (loading ??= loadAssets().catch((error: unknown) => {
-      loading = undefined; // a failed read is retried by the next request, not remembered
-      throw error;
-    }));
+  const assets = loadOnce(loadAssets);
   return {
     async page(c) {
       const { css, bundle, init } = await assets();
@@ -151,9 +98,7 @@ export function createApiReference(): ApiReference {
 </html>`);
     },
     async asset(c) {
-      const asset = (await assets()).byName.get(c.req.param("name") ?? "");
-      if (!asset) throw new NotFoundError(`no asset ${c.req.path}`);
-      return sendAsset(c, asset, IMMUTABLE);
+      return serveNamed(c, (await assets()).byName);
     },
   };
 }

@@ -1,41 +1,32 @@
-import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Server } from "bun";
+import { Hono, type Context } from "hono";
 import { getGeneration, listGenerations, type GenerationRow } from "../../db/index.ts";
-import { ClientFacingError } from "../../errors.ts";
-import { generateImage, GenerationFailedError, type GenerationDeps } from "../../generation/pipeline.ts";
+import { generateImage, type GenerationDeps } from "../../generation/pipeline.ts";
 import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
 import { NotFoundError } from "../errors.ts";
 import { rateLimit } from "../rate-limit.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
 import type { GenerateAnswer, GenerationPage, GenerationRecord } from "../schemas/responses.ts";
+import { imageLink } from "../signed-urls.ts";
 import { jsonBody, validate } from "../validation.ts";
 
-/**
- * HTTP status for each way a generation can fail (`internal` is a 500); the OpenAPI document lists
- * the kinds under these statuses.
- *
- * @example
- * FAILURE_STATUS.safety_blocked // 422
- */
-export const FAILURE_STATUS: Record<string, ContentfulStatusCode> = {
-  safety_blocked: 422,
-  upstream_error: 502,
-  no_image: 502,
-  timeout: 504,
-  rate_limited: 503,
-  overloaded: 503,
-};
+/** The Bun server of this request: `Bun.serve` hands it to Hono as `c.env` (absent under `app.request`). */
+function bunServer(c: Context): Pick<Server<unknown>, "timeout"> | undefined {
+  const env = c.env as Partial<Pick<Server<unknown>, "timeout">> | undefined;
+  return typeof env?.timeout === "function" ? (env as Pick<Server<unknown>, "timeout">) : undefined;
+}
 
 const imagePath = (id: string) => `/api/generations/${id}/image`;
 
 /**
- * The public shape of a stored generation.
+ * The public shape of a stored generation; `link` writes its image URL (signed when reads need a
+ * key: `imageLink(config)`).
  *
  * @example
  * c.json(generationView(row));
  */
-export function generationView(row: GenerationRow): GenerationRecord {
+export function generationView(row: GenerationRow, link: (path: string) => string = (path) => path): GenerationRecord {
   const succeeded = row.status === "succeeded" && row.outputKey !== null;
   return {
     id: row.id,
@@ -45,7 +36,7 @@ export function generationView(row: GenerationRow): GenerationRecord {
     parameters: row.parameters,
     provider: row.provider,
     model: row.model,
-    imageUrl: succeeded ? imagePath(row.id) : null,
+    imageUrl: succeeded ? link(imagePath(row.id)) : null,
     references: row.references,
     hexColors: row.hexColors,
     error: row.status === "failed" ? { kind: row.errorKind, message: row.errorMessage } : null,
@@ -66,21 +57,22 @@ export function generationView(row: GenerationRow): GenerationRecord {
  */
 export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
   const limit = rateLimit("generate", config.rateLimits.generatePerMinute, config);
+  const link = imageLink(config);
+  const viewOf = (row: GenerationRow) => generationView(row, link);
   return new Hono<AppEnv>()
     .post("/generate", limit, jsonBody, validate("json", GenerateBody), async function generate(c) {
       const body = c.req.valid("json");
+      // A generation may outlast the idle timeout (a queue wait, then up to GEMINI_TIMEOUT_MS):
+      // the timer is off while it runs, bounded by its own deadlines and the client's abort.
+      const server = bunServer(c);
+      server?.timeout(c.req.raw, 0);
       let row: GenerationRow;
       try {
-        row = await generateImage(deps, body);
-      } catch (error) {
-        if (error instanceof GenerationFailedError) {
-          const status = FAILURE_STATUS[error.kind] ?? 500;
-          const headers: Record<string, string> = status === 503 ? { "Retry-After": String(error.retryAfterSeconds ?? 30) } : {};
-          throw new ClientFacingError(status, error.kind, error.message, { headers, details: { generationId: error.generationId, traceId: c.get("traceId") } });
-        }
-        throw error;
+        row = await generateImage(deps, body, c.req.raw.signal);
+      } finally {
+        server?.timeout(c.req.raw, config.limits.idleTimeoutSeconds);
       }
-      const view = generationView(row);
+      const view = viewOf(row);
       c.header("Location", `/api/generations/${row.id}`);
       return c.json(
         {
@@ -99,12 +91,12 @@ export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
     })
     .get("/generations", validate("query", GenerationListQuery), async function listGenerationPage(c) {
       const page = await listGenerations(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(generationView), nextCursor: page.nextCursor } satisfies GenerationPage);
+      return c.json({ items: page.items.map(viewOf), nextCursor: page.nextCursor } satisfies GenerationPage);
     })
     .get("/generations/:id", async function getGenerationRecord(c) {
       const row = await getGeneration(deps.db, c.req.param("id"));
       if (!row) throw new NotFoundError(`no generation with id ${c.req.param("id")}`);
-      return c.json(generationView(row));
+      return c.json(viewOf(row));
     })
     .get("/generations/:id/image", async function getGenerationImage(c) {
       const row = await getGeneration(deps.db, c.req.param("id"));

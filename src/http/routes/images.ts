@@ -3,9 +3,9 @@
  * stored bytes (streamed with ETag/304 from local files, or a redirect to a presigned S3 URL).
  */
 import { Hono, type Context } from "hono";
-import { getImage, listImages } from "../../db/images.ts";
+import { getImage, listCategories, listImages } from "../../db/images.ts";
 import type { ImageRow } from "../../db/schema.ts";
-import { ingestImage, type IngestDeps } from "../../ingest/pipeline.ts";
+import { createUploadLimiter, ingestFile, type IngestDeps } from "../../ingest/pipeline.ts";
 import { IMMUTABLE_CACHE } from "../../ingest/store.ts";
 import { thumbnailKey } from "../../storage/keys.ts";
 import type { AppConfig } from "../../config.ts";
@@ -14,16 +14,18 @@ import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from ".
 import { uploadLimit } from "../limits.ts";
 import { IdParam } from "../schemas/common.ts";
 import { ImageListQuery, UploadFields } from "../schemas/images.ts";
-import type { ImagePage, ImageRecord, UploadAnswer } from "../schemas/responses.ts";
+import { MAX_CATEGORIES, type CategoryList, type ImagePage, type ImageRecord, type UploadAnswer } from "../schemas/responses.ts";
+import { imageLink } from "../signed-urls.ts";
 import { parseWith, validate } from "../validation.ts";
 
 /**
- * The public record of an image (the answer of `POST /api/images` and `GET /api/images/:id`).
+ * The public record of an image (the answer of `POST /api/images` and `GET /api/images/:id`);
+ * `link` writes its byte URLs (signed when reads need a key: `imageLink(config)`).
  *
  * @example
  * imageRecord(row) // { id, width, height, mimeType, hexColors, labels, caption, category, role, url, thumbnailUrl, createdAt, ... }
  */
-export function imageRecord(row: ImageRow): ImageRecord {
+export function imageRecord(row: ImageRow, link: (path: string) => string = (path) => path): ImageRecord {
   return {
     id: row.id,
     width: row.width,
@@ -37,8 +39,8 @@ export function imageRecord(row: ImageRow): ImageRecord {
     category: row.category,
     role: row.role,
     originalName: row.originalName,
-    url: `/api/images/${row.id}/file`,
-    thumbnailUrl: `/api/images/${row.id}/thumbnail`,
+    url: link(`/api/images/${row.id}/file`),
+    thumbnailUrl: link(`/api/images/${row.id}/thumbnail`),
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -112,36 +114,45 @@ async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Pro
 
 /**
  * `POST /api/images` (multipart upload), `GET /api/images` (cursor pages), `GET /api/images/:id`,
- * `GET /api/images/:id/file` and `GET /api/images/:id/thumbnail`.
+ * `GET /api/images/:id/file`, `GET /api/images/:id/thumbnail` and `GET /api/categories`.
  *
  * @example
  * app.route("/api", imageRoutes(ingestDeps, config));
  */
 export function imageRoutes(deps: IngestDeps, config: AppConfig) {
+  const uploads = createUploadLimiter(config.ingest);
+  const link = imageLink(config);
+  const record = (row: ImageRow) => imageRecord(row, link);
   return new Hono<AppEnv>()
     .post("/images", uploadLimit(config), async function uploadImage(c) {
-      const { file, fields } = await readUpload(c);
-      const { image, created, notApplied } = await ingestImage(deps, {
-        bytes: new Uint8Array(await file.arrayBuffer()),
-        caption: fields.caption,
-        labels: fields.labels,
-        category: fields.category,
-        role: fields.role,
-        originalName: file.name,
-      });
-      if (created) {
-        c.header("Location", `/api/images/${image.id}`);
-        return c.json({ ...imageRecord(image), duplicate: false } satisfies UploadAnswer, 201);
+      // The slot comes before the body is read: a queued upload's bytes wait in the socket, not in memory.
+      const permit = await uploads.acquire(c.req.raw.signal);
+      try {
+        const { file, fields } = await readUpload(c);
+        const { image, created, notApplied, degraded } = await ingestFile(deps, file, {
+          caption: fields.caption,
+          labels: fields.labels,
+          category: fields.category,
+          role: fields.role,
+          originalName: file.name,
+        });
+        const stage = degraded.length > 0 ? { degraded } : {};
+        if (created) {
+          c.header("Location", `/api/images/${image.id}`);
+          return c.json({ ...record(image), duplicate: false, ...stage } satisfies UploadAnswer, 201);
+        }
+        // The same bytes are stored already: that record, unchanged, and what was not applied.
+        return c.json({ ...record(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
+      } finally {
+        permit.release();
       }
-      // The same bytes are stored already: that record, unchanged, and what was not applied.
-      return c.json({ ...imageRecord(image), duplicate: true, notApplied } satisfies UploadAnswer, 200);
     })
     .get("/images", validate("query", ImageListQuery), async function listImagePage(c) {
       const page = await listImages(deps.db, c.req.valid("query"));
-      return c.json({ items: page.items.map(imageRecord), nextCursor: page.nextCursor } satisfies ImagePage);
+      return c.json({ items: page.items.map(record), nextCursor: page.nextCursor } satisfies ImagePage);
     })
     .get("/images/:id", validate("param", IdParam), async function getImageRecord(c) {
-      return c.json(imageRecord(await findImage(deps, c.req.valid("param").id)));
+      return c.json(record(await findImage(deps, c.req.valid("param").id)));
     })
     .get("/images/:id/file", validate("param", IdParam), async function getImageFile(c) {
       const image = await findImage(deps, c.req.valid("param").id);
@@ -150,5 +161,8 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
     .get("/images/:id/thumbnail", validate("param", IdParam), async function getImageThumbnail(c) {
       const image = await findImage(deps, c.req.valid("param").id);
       return serveBlob(c, deps, thumbnailKey(image.id));
+    })
+    .get("/categories", async function listImageCategories(c) {
+      return c.json({ items: await listCategories(deps.db, MAX_CATEGORIES) } satisfies CategoryList);
     });
 }

@@ -60,11 +60,15 @@ export function clientText(options: { max: number; multiline?: boolean }) {
 }
 
 /**
- * A whole number in `[min, max]`; `coerce` reads it from a query string.
+ * A whole number in `[min, max]`; `coerce` reads it from a query string. Two signatures, so that a
+ * JSON number stays a `number` for typed clients (`hono/client`) instead of the `unknown` input of
+ * the coerced variant.
  *
  * @example
  * const limit = wholeNumber(1, 100, { coerce: true }).default(20);
  */
+export function wholeNumber(min: number, max: number, options?: { coerce?: false }): z.ZodNumber;
+export function wholeNumber(min: number, max: number, options: { coerce: true }): z.ZodCoercedNumber;
 export function wholeNumber(min: number, max: number, options: { coerce?: boolean } = {}) {
   const number = options.coerce ? z.coerce.number(onType("must be a number")) : z.number(onType("must be a number"));
   return number.int("must be a whole number").min(min, between(min, max)).max(max, between(min, max));

@@ -12,6 +12,8 @@ import { UPLOAD_FIELDS } from "../../ingest/store.ts";
 const hexColor = z.string().regex(/^#[0-9a-f]{6}$/).describe("`#rrggbb`");
 const palette = z.array(hexColor).max(5).describe("up to 5 colours, most dominant first");
 const timestamp = z.iso.datetime();
+/** How image URLs read when every read needs a key (`src/http/signed-urls.ts`). */
+const SIGNED = "; with `API_KEYS` and `PUBLIC_READS=false`, signed (`?expires=…&signature=…`) so it opens without a key for one to two hours";
 /** Where a model-backed stage's answer came from. */
 const modelSource = z.enum(["offline", "gemini"]);
 
@@ -67,8 +69,8 @@ export const ImageRecord = z.object({
   category: z.string().nullable().describe("a slug, e.g. `natural-light`"),
   role: z.enum(IMAGE_ROLES),
   originalName: z.string().nullable(),
-  url: z.string().describe("the stored bytes (`/api/images/{id}/file`)"),
-  thumbnailUrl: z.string().describe("a WebP thumbnail (`/api/images/{id}/thumbnail`)"),
+  url: z.string().describe(`the stored bytes (\`/api/images/{id}/file\`)${SIGNED}`),
+  thumbnailUrl: z.string().describe(`a WebP thumbnail (\`/api/images/{id}/thumbnail\`)${SIGNED}`),
   createdAt: timestamp,
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
@@ -83,6 +85,7 @@ export type ImageRecord = z.infer<typeof ImageRecord>;
 export const UploadAnswer = ImageRecord.extend({
   duplicate: z.boolean(),
   notApplied: z.array(z.enum(UPLOAD_FIELDS)).optional().describe("duplicates only: submitted fields whose values differ from the stored ones"),
+  degraded: z.array(z.string()).optional().describe("stages whose model failed or timed out (`ingest.label`, `ingest.embed`); the image is stored without their output, `bun run backfill` adds it later"),
 });
 export type UploadAnswer = z.infer<typeof UploadAnswer>;
 
@@ -104,6 +107,22 @@ export function page<T extends z.ZodType>(item: T) {
  */
 export const ImagePage = page(ImageRecord);
 export type ImagePage = z.infer<typeof ImagePage>;
+
+/** The most categories `GET /api/categories` lists. */
+export const MAX_CATEGORIES = 500;
+
+/**
+ * `GET /api/categories`: the categories in use, by name, with how many images each holds.
+ *
+ * @example
+ * c.json({ items: await listCategories(db) } satisfies CategoryList);
+ */
+export const CategoryList = z.object({
+  items: z
+    .array(z.object({ category: z.string().describe("a slug, as `GET /api/images?category=` takes it"), count: z.int().positive() }))
+    .describe(`by name; at most ${MAX_CATEGORIES}`),
+});
+export type CategoryList = z.infer<typeof CategoryList>;
 
 const BranchComponent = z.object({
   rank: z.int().min(1).describe("1-based rank within the branch"),
@@ -181,7 +200,7 @@ export const GenerationRecord = z.object({
   parameters: z.object({ aspectRatio: z.string().optional(), category: z.string().optional(), seed: z.int().optional() }),
   provider: z.string().describe("`gemini` or `offline`"),
   model: z.string(),
-  imageUrl: z.string().nullable().describe("`/api/generations/{id}/image` once succeeded"),
+  imageUrl: z.string().nullable().describe(`\`/api/generations/{id}/image\` once succeeded${SIGNED}`),
   references: z.array(z.object({ id: z.uuid(), role: z.enum(IMAGE_ROLES) })).describe("the reference images injected into the prompt"),
   hexColors: palette,
   error: z.object({ kind: z.string().nullable(), message: z.string().nullable() }).nullable().describe("set when failed"),

@@ -1,65 +1,38 @@
 /**
- * Every call the web app makes to the HTTP API, and nothing else does: a route change shows up
- * here (and, once the routes export their types for `hono/client`, in the type check).
+ * Every call the web app makes to the HTTP API, and nothing else does. Calls go through Hono's
+ * typed client (`hono/client` over the service's `AppType`), so a route whose path, request or
+ * answer changes breaks `bun run typecheck` here, not the page; only types cross from the server
+ * (no zod, no database code in the bundle).
  *
  * Calls add the session's API key, ask for one on a 401 and try once more, and turn every failure
  * into an {@link ApiFailure} carrying the status, the API's error code and message, `Retry-After`
  * and the trace id.
  */
-import type { ImageRole } from "../../db/schema.ts";
-import type { AspectRatio } from "../../ai/image-model.ts";
-import type { generationView } from "../../http/routes/generations.ts";
-import type { imageRecord } from "../../http/routes/images.ts";
-import type { SearchHit } from "../../search/pipeline.ts";
+import { hc, type ClientResponse, type InferRequestType, type InferResponseType } from "hono/client";
+import type { AppType } from "../../http/app.ts";
+import type { ImageRecord as StoredImage } from "../../http/schemas/responses.ts";
 
-export type { ImageRole };
+type Client = ReturnType<typeof hc<AppType>>;
+type Routes = Client["api"];
 
 /** An image record as the API answers it. */
-export type ImageRecord = ReturnType<typeof imageRecord>;
+export type ImageRecord = InferResponseType<Routes["images"][":id"]["$get"], 200>;
+/** The reference pools an image can belong to. */
+export type ImageRole = ImageRecord["role"];
 /** A stored generation as the API answers it. */
-export type GenerationRecord = ReturnType<typeof generationView>;
-
-/** One ranked image of a search. */
-export interface SearchResult {
-  id: string;
-  rank: number;
-  score: number;
-  image: ImageRecord;
-  components: SearchHit["components"];
-}
-
+export type GenerationRecord = InferResponseType<Routes["generations"][":id"]["$get"], 200>;
 /** The answer of `POST /api/search`. */
-export interface SearchAnswer {
-  results: SearchResult[];
-  traceId?: string;
-}
-
-/** The body of `POST /api/search` as the web app sends it. */
-export interface SearchInput {
-  query?: string;
-  imageId?: string;
-  limit: number;
-  filters?: { category?: string; role?: ImageRole; color?: string };
-}
-
-/** A page of a cursor-paged list (`GET /api/images`, `GET /api/generations`). */
-export interface ListPage<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
+export type SearchAnswer = InferResponseType<Routes["search"]["$post"], 200>;
+/** One ranked image of a search. */
+export type SearchResult = SearchAnswer["results"][number];
+/** The body of `POST /api/search`. */
+export type SearchInput = InferRequestType<Routes["search"]["$post"]>["json"];
 /** The body of `POST /api/generate`. */
-export interface GenerateInput {
-  prompt: string;
-  aspectRatio?: AspectRatio;
-  category?: string;
-}
-
+export type GenerateInput = InferRequestType<Routes["generate"]["$post"]>["json"];
 /** The answer of `POST /api/generate` (201). */
-export type GenerateAnswer = Pick<GenerationRecord, "id" | "status" | "provider" | "model" | "imageUrl" | "references" | "hexColors"> & {
-  seed?: number;
-  traceId?: string;
-};
+export type GenerateAnswer = InferResponseType<Routes["generate"]["$post"], 201>;
+/** A category in use and how many images hold it (`GET /api/categories`). */
+export type CategoryCount = InferResponseType<Routes["categories"]["$get"], 200>["items"][number];
 
 /** The text fields of `POST /api/images` (multipart). */
 export interface UploadFields {
@@ -71,7 +44,8 @@ export interface UploadFields {
 
 /** What an upload came to. */
 export interface UploadAnswer {
-  image: ImageRecord;
+  /** `POST /api/images` answers an image record (typed by its response schema: uploads go through XMLHttpRequest, not the typed client). */
+  image: StoredImage;
   /** False: the same bytes were already stored (`200`), `image` is that record. */
   created: boolean;
   traceId?: string;
@@ -149,34 +123,33 @@ const NO_ANSWER = "the service did not answer";
  * const { results } = await api.search({ query: "calm sea", limit: 24 });
  */
 export function createApi(keys: KeySource) {
-  async function call<T>(path: string, init: RequestInit = {}, retried = false): Promise<T> {
-    const headers = new Headers(init.headers);
+  const bearer = (): Record<string, string> => {
     const key = keys.key();
-    if (key) headers.set("authorization", `Bearer ${key}`);
-    let response: Response;
-    try {
-      response = await fetch(path, { ...init, headers });
-    } catch {
-      throw new ApiFailure(0, "network", NO_ANSWER);
-    }
-    if (response.status === 401 && !retried && (await keys.ask(key ? "refused" : "needed"))) return call(path, init, true);
-    if (!response.ok) throw failureOf(response.status, await response.text(), (n) => response.headers.get(n));
-    return (await response.json()) as T;
-  }
+    return key ? { authorization: `Bearer ${key}` } : {};
+  };
+  const api = hc<AppType>("/", { headers: bearer }).api;
 
-  const json = (body: unknown): RequestInit => ({
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  /** One typed call: asks for a key on a 401 and sends it again once; a failure becomes an ApiFailure. */
+  async function call<T>(send: () => Promise<ClientResponse<T, number, "json">>): Promise<T> {
+    const attempt = async () => {
+      try {
+        return await send();
+      } catch {
+        throw new ApiFailure(0, "network", NO_ANSWER);
+      }
+    };
+    let response = await attempt();
+    if (response.status === 401 && (await keys.ask(keys.key() ? "refused" : "needed"))) response = await attempt();
+    if (!response.ok) throw failureOf(response.status, await response.text(), (n) => response.headers.get(n));
+    return response.json() as Promise<T>;
+  }
 
   /** `fetch` has no upload progress, so uploads go through XMLHttpRequest. */
   function sendUpload(form: FormData, onProgress: (fraction: number) => void): Promise<XMLHttpRequest> {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/images");
-      const key = keys.key();
-      if (key) xhr.setRequestHeader("authorization", `Bearer ${key}`);
+      xhr.open("POST", api.images.$path());
+      for (const [name, value] of Object.entries(bearer())) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (event) => {
         if (event.lengthComputable) onProgress(event.loaded / event.total);
       };
@@ -186,16 +159,21 @@ export function createApi(keys: KeySource) {
     });
   }
 
+  const param = (id: string) => ({ param: { id: encodeURIComponent(id) } });
+
   return {
     /** `POST /api/search` (a text query and/or "more like this" an image). */
-    search: (input: SearchInput) => call<SearchAnswer>("/api/search", json(input)),
+    search: (input: SearchInput) => call(() => api.search.$post({ json: input })),
 
     /** `GET /api/images`: newest first, optionally of one category and role. */
-    listImages: (query: { limit: number; cursor?: string; category?: string; role?: string }) =>
-      call<ListPage<ImageRecord>>(`/api/images?${params(query)}`),
+    listImages: (query: { limit: number; cursor?: string; category?: string; role?: ImageRole }) =>
+      call(() => api.images.$get({ query: { ...query, limit: String(query.limit) } })),
 
     /** `GET /api/images/:id` */
-    getImage: (id: string) => call<ImageRecord>(`/api/images/${encodeURIComponent(id)}`),
+    getImage: (id: string) => call(() => api.images[":id"].$get(param(id))),
+
+    /** `GET /api/categories`: the categories in use, with their counts. */
+    listCategories: () => call(() => api.categories.$get()),
 
     /** `POST /api/images`, reporting upload progress (0–1). */
     async uploadImage(file: File, fields: UploadFields, onProgress: (fraction: number) => void): Promise<UploadAnswer> {
@@ -206,28 +184,26 @@ export function createApi(keys: KeySource) {
       if (xhr.status === 401 && (await keys.ask(keys.key() ? "refused" : "needed"))) xhr = await sendUpload(form, onProgress);
       const traceId = traceIdOf(xhr.getResponseHeader("traceresponse"));
       if (xhr.status !== 200 && xhr.status !== 201) throw failureOf(xhr.status, xhr.responseText, (n) => xhr.getResponseHeader(n));
-      return { image: JSON.parse(xhr.responseText) as ImageRecord, created: xhr.status === 201, traceId };
+      return { image: JSON.parse(xhr.responseText) as StoredImage, created: xhr.status === 201, traceId };
     },
 
     /** `POST /api/generate`: answers when the model has (synchronous). */
-    generate: (input: GenerateInput) => call<GenerateAnswer>("/api/generate", json(input)),
+    generate: (input: GenerateInput) => call(() => api.generate.$post({ json: input })),
 
     /** `GET /api/generations`: newest first. */
-    listGenerations: (query: { limit: number; cursor?: string }) => call<ListPage<GenerationRecord>>(`/api/generations?${params(query)}`),
+    listGenerations: (query: { limit: number; cursor?: string }) =>
+      call(() => api.generations.$get({ query: { ...query, limit: String(query.limit) } })),
 
     /** `GET /api/generations/:id`, failed ones included. */
-    getGeneration: (id: string) => call<GenerationRecord>(`/api/generations/${encodeURIComponent(id)}`),
+    getGeneration: (id: string) => call(() => api.generations[":id"].$get(param(id))),
 
-    /** The thumbnail of a stored image (references carry only an id). */
-    thumbnailUrl: (imageId: string) => `/api/images/${encodeURIComponent(imageId)}/thumbnail`,
+    /**
+     * The thumbnail of a stored image whose record could not be read (references carry only an id);
+     * records carry their own `thumbnailUrl`, signed when reads need a key, so prefer that.
+     */
+    thumbnailUrl: (imageId: string) => api.images[":id"].thumbnail.$path(param(imageId)),
   };
 }
 
 /** The client `createApi` returns. */
 export type Api = ReturnType<typeof createApi>;
-
-function params(query: Record<string, string | number | undefined>): string {
-  const out = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== "") out.set(name, String(value));
-  return out.toString();
-}

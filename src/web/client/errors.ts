@@ -25,9 +25,12 @@ const BY_CODE: Record<string, (f: ApiFailure) => [string, string]> = {
   network: () => ["The service did not answer", "Check your connection and that the service is running, then try again."],
   unauthorized: () => ["An API key is needed", "This service only answers with a valid API key. Use “API key” at the top of the page to enter one."],
   safety_blocked: () => ["Blocked by the model's safety filter", "The model refused this prompt or its image. Rephrase the prompt and try again."],
-  overloaded: (f) => ["The model is busy", `Too many generations are running. Try again ${inSeconds(f.retryAfterSeconds, "shortly")}.`],
+  overloaded: (f) => ["The service is busy", `Too many generations or uploads are running. Try again ${inSeconds(f.retryAfterSeconds, "shortly")}.`],
   rate_limited: (f) => ["The model's rate limit was reached", `Try again ${inSeconds(f.retryAfterSeconds, "shortly")}.`],
-  upstream_error: () => ["The image model failed", "The model answered with an error. Try again; if it keeps failing, look at the trace."],
+  unavailable: () => ["The image model failed", "The model answered with an error or could not be reached. Try again; if it keeps failing, look at the trace."],
+  malformed: () => ["The image model answered nonsense", "Its answer was not what was asked for. Try again; if it keeps failing, look at the trace."],
+  auth: () => ["The service cannot use the image model", "The model refused the service's credentials. Tell the service's operator."],
+  cancelled: () => ["The generation was cancelled", "The request was abandoned before the model finished."],
   no_image: () => ["The model answered without an image", "It sometimes answers with text only. Try again or rephrase the prompt."],
   timeout: () => ["The model took too long", "The generation was stopped at the time limit. Try again later."],
   internal: () => ["The service failed during the generation", "This is a fault in the service, not in your prompt. The trace id tells its operator what happened."],
@@ -40,8 +43,8 @@ const BY_CODE: Record<string, (f: ApiFailure) => [string, string]> = {
   empty_file: () => ["The file is empty", "Choose a file that has an image in it."],
   image_not_found: () => ["That image is gone", "The image to find similar ones to is not stored any more."],
   not_found: () => ["Not found", "Nothing is stored under that id."],
-  embedding_unavailable: (f) => ["The embedding model is unavailable", `Nothing was stored. Try again ${inSeconds(f.retryAfterSeconds, "shortly")}.`],
   storage_unavailable: () => ["The image store is unavailable", "Nothing was stored. Try again shortly."],
+  storage_full: () => ["The image store is full", "Nothing was stored. Tell the service's operator."],
   database_unavailable: () => ["The database is unavailable", "Try again shortly."],
 };
 
@@ -61,7 +64,7 @@ function byStatus(f: ApiFailure): [string, string] {
  * Puts a failure into words; anything that is not an `ApiFailure` is a fault of the page itself.
  *
  * @example
- * explain(new ApiFailure(503, "overloaded", "too many generations in progress", 7)).advice // "Too many generations are running. Try again in 7 seconds."
+ * explain(new ApiFailure(503, "overloaded", "too many generations in progress", 7)).advice // "Too many generations or uploads are running. Try again in 7 seconds."
  */
 export function explain(error: unknown): Explained {
   if (!(error instanceof ApiFailure)) {

@@ -49,7 +49,7 @@ function References(props: { api: Api; references: Reference[] }) {
         return (
           <li key={r.id}>
             <a href={`/images/${r.id}`} title={caption}>
-              <img src={props.api.thumbnailUrl(r.id)} alt={`${caption} (${r.role})`} width="96" height="96" loading="lazy" />
+              <img src={r.image?.thumbnailUrl ?? props.api.thumbnailUrl(r.id)} alt={`${caption} (${r.role})`} width="96" height="96" loading="lazy" />
               <span class="ref-role">{r.role}</span>
             </a>
           </li>

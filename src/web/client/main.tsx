@@ -5,6 +5,7 @@
 import type { PageConfig } from "../shared/page-config.ts";
 import { createApi } from "./api.ts";
 import { createKeySource } from "./auth.ts";
+import { fillCategories } from "./categories.ts";
 import { startGeneratePage, startGenerationPage } from "./generate.tsx";
 import { startImagePage } from "./image.tsx";
 import { startSearchPage } from "./search.tsx";
@@ -25,7 +26,7 @@ async function main() {
     generate: () => startGeneratePage(config, api),
     generation: () => startGenerationPage(config, api),
   } satisfies Record<PageConfig["page"], () => unknown>;
-  await pages[config.page]?.();
+  await Promise.all([pages[config.page]?.(), fillCategories(api, document)]);
   document.body.dataset.ready = "true";
 }
 

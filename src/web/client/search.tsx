@@ -17,6 +17,9 @@ type View =
   | { status: "browsed"; state: SearchState; items: ImageRecord[]; nextCursor: string | null; loadingMore?: boolean }
   | { status: "failed"; state: SearchState; error: Explained };
 
+/** The category and role filters as the API takes them ("" is "not set"; a role the URL made up is the API's to refuse). */
+const filtersOf = (state: SearchState) => ({ category: state.category || undefined, role: (state.role || undefined) as ImageRole | undefined });
+
 /** Figures to 3 significant digits (scores span 0.0001 to 1). */
 const fmt = (n: number) => (Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3));
 
@@ -200,16 +203,12 @@ export function startSearchPage(config: PageConfig, api: Api): void {
           query: state.q || undefined,
           imageId: state.like || undefined,
           limit: state.limit,
-          filters: {
-            category: state.category || undefined,
-            role: (state.role || undefined) as ImageRole | undefined,
-            color: state.color || undefined,
-          },
+          filters: { ...filtersOf(state), color: state.color || undefined },
         };
         const [answer, like] = await Promise.all([api.search(input), state.like ? api.getImage(state.like).catch(() => undefined) : undefined]);
         if (mine === run) store.set({ status: "searched", state, answer, like });
       } else {
-        const page = await api.listImages({ limit: state.limit, category: state.category, role: state.role });
+        const page = await api.listImages({ limit: state.limit, ...filtersOf(state) });
         if (mine === run) store.set({ status: "browsed", state, items: page.items, nextCursor: page.nextCursor });
       }
     } catch (error) {
@@ -228,7 +227,7 @@ export function startSearchPage(config: PageConfig, api: Api): void {
     if (view.status === "browsed" && view.nextCursor) {
       store.set({ ...view, loadingMore: true });
       try {
-        const page = await api.listImages({ limit: PAGE_SIZE, cursor: view.nextCursor, category: view.state.category, role: view.state.role });
+        const page = await api.listImages({ limit: PAGE_SIZE, cursor: view.nextCursor, ...filtersOf(view.state) });
         store.set({ ...view, items: [...view.items, ...page.items], nextCursor: page.nextCursor, loadingMore: false });
       } catch (error) {
         store.set({ status: "failed", state: view.state, error: explain(error) });

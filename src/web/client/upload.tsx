@@ -8,6 +8,7 @@ import { render, useSyncExternalStore } from "hono/jsx/dom";
 import type { PageConfig } from "../shared/page-config.ts";
 import { ApiFailure, type Api, type UploadAnswer, type UploadFields } from "./api.ts";
 import { formatBytes } from "../shared/format.ts";
+import { fillCategories } from "./categories.ts";
 import { createStore, ErrorNotice, TraceId, type Store } from "./components.tsx";
 import { explain, type Explained } from "./errors.ts";
 
@@ -188,6 +189,8 @@ export function startUploadPage(config: PageConfig, api: Api): void {
     });
     await Promise.all(workers);
     store.set((q) => ({ ...q, running: false }));
+    // A new category typed for these files is now one to suggest.
+    await fillCategories(api, document);
   }
 
   input.addEventListener("change", () => {

@@ -3,7 +3,6 @@
  * and the settings; the browser script (src/web/client/) fills in what comes from the API.
  */
 import { ASPECT_RATIOS } from "../../ai/image-model.ts";
-import type { CategoryCount } from "../../db/index.ts";
 import { IMAGE_ROLES } from "../../db/schema.ts";
 import { MAX_CAPTION_LENGTH } from "../../ingest/label.ts";
 import { MAX_PROMPT_LENGTH } from "../../http/schemas/generations.ts";
@@ -11,7 +10,6 @@ import { MAX_QUERY_LENGTH } from "../../http/schemas/search.ts";
 import { formatBytes } from "../shared/format.ts";
 import type { SearchState } from "../shared/search-state.ts";
 import { CategoryList } from "./layout.tsx";
-
 
 function RoleSelect(props: { id: string; selected: string; any?: string }) {
   return (
@@ -27,14 +25,14 @@ function RoleSelect(props: { id: string; selected: string; any?: string }) {
 }
 
 /**
- * The search form, filled from the URL's state.
+ * The search form, filled from the URL's state; the script adds the categories in use (with their
+ * counts) from `GET /api/categories`.
  *
  * @example
- * <SearchBody state={readSearchState(url.searchParams)} categories={[{ category: "animal", count: 8 }]} />
+ * <SearchBody state={readSearchState(url.searchParams)} />
  */
-export function SearchBody(props: { state: SearchState; categories: readonly CategoryCount[] }) {
+export function SearchBody(props: { state: SearchState }) {
   const { state } = props;
-  const known = props.categories.some((c) => c.category === state.category);
   return (
     <>
       <h1 class="visually-hidden">Search images</h1>
@@ -55,12 +53,7 @@ export function SearchBody(props: { state: SearchState; categories: readonly Cat
               <label for="category">Category</label>
               <select id="category" name="category">
                 <option value="">Any category</option>
-                {!known && state.category ? <option value={state.category} selected>{state.category}</option> : null}
-                {props.categories.map((c) => (
-                  <option value={c.category} selected={c.category === state.category}>
-                    {`${c.category} (${c.count})`}
-                  </option>
-                ))}
+                {state.category ? <option value={state.category} selected>{state.category}</option> : null}
               </select>
             </div>
             <div class="field">
@@ -94,9 +87,9 @@ export function SearchBody(props: { state: SearchState; categories: readonly Cat
  * The upload form: the drop zone and the defaults each added file starts with.
  *
  * @example
- * <UploadBody maxUploadBytes={20971520} categories={["animal"]} />
+ * <UploadBody maxUploadBytes={20971520} />
  */
-export function UploadBody(props: { maxUploadBytes: number; categories: readonly string[] }) {
+export function UploadBody(props: { maxUploadBytes: number }) {
   return (
     <>
       <h1>Upload images</h1>
@@ -140,7 +133,7 @@ export function UploadBody(props: { maxUploadBytes: number; categories: readonly
           </button>
         </div>
       </form>
-      <CategoryList categories={props.categories} />
+      <CategoryList />
     </>
   );
 }
@@ -149,9 +142,9 @@ export function UploadBody(props: { maxUploadBytes: number; categories: readonly
  * The generate form, the run's progress and result, and the history.
  *
  * @example
- * <GenerateBody categories={["animal"]} />
+ * <GenerateBody />
  */
-export function GenerateBody(props: { categories: readonly string[] }) {
+export function GenerateBody() {
   return (
     <>
       <h1>Generate an image</h1>
@@ -188,7 +181,7 @@ export function GenerateBody(props: { categories: readonly string[] }) {
         <h2 id="history-title">History</h2>
         <div id="history" />
       </section>
-      <CategoryList categories={props.categories} />
+      <CategoryList />
     </>
   );
 }

@@ -103,17 +103,12 @@ export function Layout(props: { title: string; config: PageConfig; assets: Asset
 }
 
 /**
- * The categories in use, offered by category fields (`list="categories"`).
+ * The categories in use, offered by category fields (`list="categories"`); the script fills it
+ * from `GET /api/categories`.
  *
  * @example
- * <CategoryList categories={["animal", "food"]} />
+ * <CategoryList />
  */
-export function CategoryList(props: { categories: readonly string[] }) {
-  return (
-    <datalist id="categories">
-      {props.categories.map((c) => (
-        <option value={c} />
-      ))}
-    </datalist>
-  );
+export function CategoryList() {
+  return <datalist id="categories" />;
 }

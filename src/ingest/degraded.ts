@@ -1,0 +1,29 @@
+/**
+ * How an ingest stage records that it went on without a model: the upload is stored anyway, its
+ * answer lists the stage in `degraded`, and the stage span carries the attribute and event below
+ * (the same shape search uses, `search.degraded`). `bun run backfill` fills the missing parts in.
+ */
+import type { TelemetrySpan } from "../telemetry/index.ts";
+
+/**
+ * Span attribute and event names of a degraded ingest stage.
+ *
+ * @example
+ * span.setAttribute(INGEST_DEGRADED.attribute, true);
+ */
+export const INGEST_DEGRADED = {
+  attribute: "ingest.degraded",
+  reason: "ingest.degraded.reason",
+  event: "ingest.degraded",
+} as const;
+
+/**
+ * Marks a stage span degraded, with why (a model error kind, or the error's name).
+ *
+ * @example
+ * markDegraded(span, "timeout");
+ */
+export function markDegraded(span: TelemetrySpan, reason: string): void {
+  span.setAttributes({ [INGEST_DEGRADED.attribute]: true, [INGEST_DEGRADED.reason]: reason });
+  span.addEvent(INGEST_DEGRADED.event, { reason });
+}
