@@ -71,7 +71,10 @@ export class OtlpTraceEncoder {
   /** @param doubleKeys attribute keys whose numbers are always sent as `double_value`. */
   constructor(private readonly doubleKeys: ReadonlySet<string> = new Set()) {}
 
-  /** The request for `spans`, grouped by resource then scope in order of first appearance. */
+  /**
+   * The request for `spans`, grouped by resource then scope in order of first appearance. Use an
+   * encoder either for this or for `append`/`seal`: encoding drops spans appended and not sealed.
+   */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
     this.pos = 0;
     if (spans.length > 0) {
@@ -120,19 +123,19 @@ export class OtlpTraceEncoder {
     const spans = this.pos;
     let envelope = this.envelope;
     if (envelope?.resource !== resource || envelope.scope !== scope) envelope = this.envelope = this.envelopeOf(resource, scope);
-    const scopeSpans = envelope.scope_.length + spans + envelope.scopeTail.length;
-    const resourceSpans = envelope.resource_.length + 1 + varintSize(scopeSpans) + scopeSpans + envelope.resourceTail.length;
-    const head = 1 + varintSize(resourceSpans) + envelope.resource_.length + 1 + varintSize(scopeSpans) + envelope.scope_.length;
+    const scopeSpans = envelope.scopeField.length + spans + envelope.scopeTail.length;
+    const resourceSpans = envelope.resourceField.length + 1 + varintSize(scopeSpans) + scopeSpans + envelope.resourceTail.length;
+    const head = 1 + varintSize(resourceSpans) + envelope.resourceField.length + 1 + varintSize(scopeSpans) + envelope.scopeField.length;
     const out = new Uint8Array(head + spans + envelope.scopeTail.length + envelope.resourceTail.length);
     let at = 0;
     out[at++] = tag(1, LEN);
     at = putVarint(out, at, resourceSpans);
-    out.set(envelope.resource_, at);
-    at += envelope.resource_.length;
+    out.set(envelope.resourceField, at);
+    at += envelope.resourceField.length;
     out[at++] = tag(2, LEN);
     at = putVarint(out, at, scopeSpans);
-    out.set(envelope.scope_, at);
-    at += envelope.scope_.length;
+    out.set(envelope.scopeField, at);
+    at += envelope.scopeField.length;
     out.set(this.buf.subarray(0, spans), at);
     at += spans;
     out.set(envelope.scopeTail, at);
@@ -148,14 +151,14 @@ export class OtlpTraceEncoder {
   private envelopeOf(resource: Resource, scope: InstrumentationScope): Envelope {
     const scratch = new OtlpTraceEncoder(this.doubleKeys);
     scratch.resource(resource);
-    const resource_ = scratch.take();
+    const resourceField = scratch.take();
     scratch.scope(scope);
-    const scope_ = scratch.take();
+    const scopeField = scratch.take();
     if (scope.schemaUrl) scratch.stringField(3, scope.schemaUrl);
     const scopeTail = scratch.take();
     if (resource.schemaUrl) scratch.stringField(3, resource.schemaUrl);
     const resourceTail = scratch.take();
-    return { resource, scope, resource_, scope_, scopeTail, resourceTail };
+    return { resource, scope, resourceField, scopeField, scopeTail, resourceTail };
   }
 
   /** A copy of the bytes written; the buffer is then empty. */
@@ -553,8 +556,8 @@ interface Envelope {
   resource: Resource;
   scope: InstrumentationScope;
   /** `ResourceSpans.resource` and `ScopeSpans.scope` fields (tag, length, message). */
-  resource_: Uint8Array;
-  scope_: Uint8Array;
+  resourceField: Uint8Array;
+  scopeField: Uint8Array;
   /** The schema URL fields that end ScopeSpans and ResourceSpans (usually empty). */
   scopeTail: Uint8Array;
   resourceTail: Uint8Array;
