@@ -154,8 +154,13 @@ async function runCase(c: Case, receiver: Child): Promise<Run> {
     const out = await server.stop();
     const stats = /stats (\{.*\})/.exec(out)?.[1];
     if (stats && c.variant === "traced") {
-      const s = JSON.parse(stats) as { ended: number; exported: number; dropped: number };
-      if (s.exported + s.dropped !== s.ended || s.dropped > 0) console.log(`  ${c.name}: spans ended ${s.ended}, exported ${s.exported}, dropped ${s.dropped}`);
+      const s = JSON.parse(stats) as { ended: number; exported: number; dropped: number; droppedQueueFull: number; droppedExportFailed: number };
+      if (s.exported + s.dropped !== s.ended || s.dropped > 0) {
+        console.log(
+          `  ${c.name}: spans ended ${s.ended}, exported ${s.exported}, dropped ${s.dropped} ` +
+            `(queue full ${s.droppedQueueFull}, export failed or unsent at shutdown ${s.droppedExportFailed})`,
+        );
+      }
     }
   }
 }
