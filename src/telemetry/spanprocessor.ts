@@ -55,7 +55,7 @@ const SHUTDOWN_ERROR = new Error("shut down before the collector answered");
  * its drops nor backs off, and logs every failed batch through the global diag logger.
  *
  * @example
- * const processor = new BoundedBatchProcessor(createOtlpExporter(config), config.batch, log, resource, scope);
+ * const processor = new BoundedBatchProcessor(new OtlpHttpExporter(config), config.batch, log, resource, scope);
  */
 export class BoundedBatchProcessor implements SpanSink {
   private readonly encoder = new OtlpTraceEncoder(DOUBLE_ATTRIBUTES);

@@ -81,8 +81,8 @@ export class Recorder implements Telemetry {
     this.start(name, options.kind ?? SpanKind.INTERNAL, options.parent === undefined ? this.store.getStore() : options.parent, ownAttributes(options.attributes));
 
   /**
-   * Starts a span whose `attributes` object it keeps (fresh, without undefined values): the
-   * request middleware builds one per request, so copying it again would be waste.
+   * Starts a span that keeps `attributes` as its own object: pass a fresh one without undefined
+   * values (`startSpan` and `tracedSpan` copy their caller's into one).
    */
   start(name: string, kind: SpanKind, parent: TelemetrySpan | SpanContext | null | undefined, attributes: Attributes): TelemetrySpan {
     let parentContext: SpanContext | undefined;
