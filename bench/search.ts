@@ -92,6 +92,31 @@ export function syntheticImage(i: number) {
   return { i, theme, caption, labels, hexColors };
 }
 
+/**
+ * A synthetic image as a row for `bulkInsertImages`, with its vector from the offline embedder.
+ *
+ * @example
+ * await bulkInsertImages(db, [syntheticRow(syntheticImage(0), embedder.embedSync("a red car"))]);
+ */
+export function syntheticRow(b: ReturnType<typeof syntheticImage>, vector: number[], hypernyms: string[] | null = null) {
+  return {
+    image: {
+      storageKey: `bench/${b.i}.png`,
+      mimeType: "image/png",
+      width: 640,
+      height: 480,
+      byteSize: 50_000,
+      sha256: `bench-${b.i}`,
+      caption: b.caption,
+      labels: b.labels,
+      category: b.theme,
+      hexColors: b.hexColors,
+      hypernyms,
+    },
+    embeddings: [{ model: MODEL, dimensions: 100, vector }],
+  };
+}
+
 const TEMPLATE_NAMES = ["noun", "adjective noun", "noun place", "synonym phrase", "noun + category", "adj noun + colour"];
 const QUERY_TEMPLATES: Array<() => { query: string; filters?: Record<string, string> }> = [
   () => ({ query: pick(THEMES[pick(THEME_NAMES)]!.subjects) }),
@@ -165,22 +190,7 @@ async function loadCorpus(
     hypernymMs += performance.now() - t;
     await bulkInsertImages(
       database.db,
-      batch.map((b, j) => ({
-        image: {
-          storageKey: `bench/${b.i}.png`,
-          mimeType: "image/png",
-          width: 640,
-          height: 480,
-          byteSize: 50_000,
-          sha256: `bench-${b.i}`,
-          caption: b.caption,
-          labels: b.labels,
-          category: b.theme,
-          hexColors: b.hexColors,
-          hypernyms: hypernyms[j] ?? null,
-        },
-        embeddings: [{ model: MODEL, dimensions: 100, vector: vectors[j]! }],
-      })),
+      batch.map((b, j) => syntheticRow(b, vectors[j]!, hypernyms[j] ?? null)),
     );
     recorder.reset();
   }

@@ -118,6 +118,31 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
 }
 
 async function main(): Promise<void> {
+  // Installed first: Bun as PID 1 (Docker) ignores a signal it has no handler for, so a stop
+  // during startup would otherwise wait out `docker stop`'s grace and end in SIGKILL.
+  let server: RunningServer | undefined;
+  let log: Logger | undefined;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!server) {
+      // Nothing is serving or queued yet: stop at once.
+      log?.info("shutting down before startup finished", { signal });
+      process.exit(0);
+    }
+    // A second signal while draining: stop now.
+    if (stopping) process.exit(1);
+    stopping = true;
+    log!.info("shutting down", { signal });
+    server.stop().then(
+      () => process.exit(0),
+      (error) => {
+        log!.error("shutdown failed", { error: (error as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   let config: AppConfig;
   try {
     config = loadConfig(process.env);
@@ -128,8 +153,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger({ level: config.logLevel });
-  let server: RunningServer;
+  log = createLogger({ level: config.logLevel });
   try {
     server = await startServer(config, { log });
   } catch (error) {
@@ -137,18 +161,6 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   log.info("listening", { url: server.url, version: config.version });
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.info("shutting down", { signal });
-    server.stop().then(
-      () => process.exit(0),
-      (error) => {
-        log.error("shutdown failed", { error: (error as Error).message });
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
 }
 
 if (import.meta.main) await main();

@@ -397,7 +397,7 @@ describe("Dockerfile", () => {
   test("checks /health with Bun on $PORT and stops with SIGTERM", () => {
     const healthcheck = final.body.find((i) => i.op === "HEALTHCHECK")?.args ?? "";
     expect(healthcheck).toMatch(/CMD bun -e /);
-    expect(healthcheck).toContain("http://localhost:${PORT:-3000}/health");
+    expect(healthcheck).toContain("http://127.0.0.1:${PORT:-3000}/health");
     expect(healthcheck).toContain("process.exit(r.ok?0:1)");
     expect(final.body.find((i) => i.op === "STOPSIGNAL")?.args).toBe("SIGTERM");
   });

@@ -54,8 +54,11 @@ describe("no global OpenTelemetry registration", () => {
     for await (const path of new Glob("**/*.{ts,tsx,js,mjs}").scan({ cwd: root })) {
       files++;
       const text = await Bun.file(join(root, path)).text();
+      // `x.register(...)` on a FinalizationRegistry declared in the same file registers nothing global.
+      const registries = [...text.matchAll(/(\w+)\s*=\s*new FinalizationRegistry\b/g)].map((m) => m[1]!);
       text.split("\n").forEach((line, i) => {
-        if (FORBIDDEN.test(line)) offenders.push(`src/${path}:${i + 1}: ${line.trim()}`);
+        const rest = registries.reduce((l, name) => l.replaceAll(`${name}.register(`, ""), line);
+        if (FORBIDDEN.test(rest)) offenders.push(`src/${path}:${i + 1}: ${line.trim()}`);
       });
     }
     expect(files).toBeGreaterThan(10);

@@ -1,4 +1,4 @@
-/** Helpers the telemetry benchmarks share: child processes that print `ready <port>`, and medians. */
+/** Helpers the telemetry benchmarks share: child processes that print `ready <port>`, CPU time, medians. */
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -6,20 +6,35 @@ export const ROOT = join(import.meta.dir, "..", "..");
 export interface Child {
   proc: ReturnType<typeof Bun.spawn>;
   port: number;
-  /** Everything the child printed on stdout so far. */
-  stdout(): string;
-  /** Sends SIGTERM and waits for the exit; returns stdout. */
+  /** Everything the child printed where it announces itself (stdout, or stderr with `logFile`). */
+  output(): string;
+  /** Sends SIGTERM and waits for the exit; returns that output. */
   stop(): Promise<string>;
 }
 
+export interface SpawnOptions {
+  /** `taskset -c <cpus>`: the CPUs the child (all its threads) may run on. */
+  cpus?: string;
+  /** The child's stdout goes to this file (request logs, as under systemd); it announces itself on stderr. */
+  logFile?: string;
+  env?: Record<string, string>;
+}
+
 /** Spawns `bun run <script> ...args` and resolves once it prints `ready <port>`. */
-export async function spawnReady(script: string, args: string[] = []): Promise<Child> {
-  const proc = Bun.spawn(["bun", "run", join(ROOT, script), ...args], { cwd: ROOT, stdout: "pipe", stderr: "inherit" });
+export async function spawnReady(script: string, args: string[] = [], options: SpawnOptions = {}): Promise<Child> {
+  const command = [...(options.cpus ? ["taskset", "-c", options.cpus] : []), "bun", "run", join(ROOT, script), ...args];
+  const proc = Bun.spawn(command, {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdout: options.logFile ? Bun.file(options.logFile) : "pipe",
+    stderr: options.logFile ? "pipe" : "inherit",
+  });
+  const announced = (options.logFile ? proc.stderr : proc.stdout) as ReadableStream<Uint8Array>;
   let out = "";
   const decoder = new TextDecoder();
   const { promise: ready, resolve: resolvePort } = Promise.withResolvers<number>();
   const reading = (async () => {
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+    for await (const chunk of announced) {
       out += decoder.decode(chunk, { stream: true });
       const match = /ready (\d+)/.exec(out);
       if (match) resolvePort(Number(match[1]));
@@ -28,13 +43,13 @@ export async function spawnReady(script: string, args: string[] = []): Promise<C
   const port = await Promise.race([
     ready,
     proc.exited.then((code) => {
-      throw new Error(`${script} exited with ${code} before it was ready`);
+      throw new Error(`${script} exited with ${code} before it was ready:\n${out}`);
     }),
   ]);
   return {
     proc,
     port,
-    stdout: () => out,
+    output: () => out,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -42,6 +57,12 @@ export async function spawnReady(script: string, args: string[] = []): Promise<C
       return out;
     },
   };
+}
+
+/** Moves a running process (every thread) onto `cpus` (`taskset -a -p`). */
+export async function pin(pid: number, cpus: string): Promise<void> {
+  const proc = Bun.spawn(["taskset", "-a", "-p", "-c", cpus, String(pid)], { stdout: "ignore", stderr: "inherit" });
+  if ((await proc.exited) !== 0) throw new Error(`taskset failed for ${pid}`);
 }
 
 /** CPU time (user + system) a process has used, in µs, from /proc (Linux); undefined elsewhere. */
@@ -53,6 +74,11 @@ export async function processCpuMicros(pid: number): Promise<number | undefined>
   } catch {
     return undefined;
   }
+}
+
+/** The 1-, 5- and 15-minute load averages, for every figure printed. */
+export async function loadAverage(): Promise<string> {
+  return (await Bun.file("/proc/loadavg").text().catch(() => "? ? ?")).split(" ").slice(0, 3).join(" ");
 }
 
 export const median = (xs: number[]) => {

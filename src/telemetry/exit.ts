@@ -1,16 +1,23 @@
 import type { ExportStats } from "./spanprocessor.ts";
 
-/** What the exit hook needs from a recorder. */
+/** What the exit hook needs from a span sink. */
 export interface Flushable {
   stats(): ExportStats;
-  flush(timeoutMs?: number): Promise<void>;
+  flush(timeoutMs: number): Promise<void>;
 }
 
-const live = new Set<Flushable>();
+// Weak: a sink nobody references any more is collected. One with spans queued stays reachable
+// through its armed batch timer, so nothing waiting to be sent is lost by collecting it.
+const live = new Set<WeakRef<Flushable>>();
 let hooked = false;
 
 async function flushPending(): Promise<void> {
-  const busy = [...live].filter((t) => t.stats().queued > 0);
+  const busy: Flushable[] = [];
+  for (const ref of live) {
+    const target = ref.deref();
+    if (!target) live.delete(ref);
+    else if (target.stats().queued > 0) busy.push(target);
+  }
   if (busy.length > 0) await Promise.all(busy.map((t) => t.flush(5_000)));
 }
 
@@ -23,15 +30,28 @@ async function flushPending(): Promise<void> {
  * Returns the function that unhooks `target` (called by `shutdown()`).
  *
  * @example
- * const unhook = flushBeforeExit(telemetry);
+ * const unhook = flushBeforeExit(processor);
  */
 export function flushBeforeExit(target: Flushable): () => void {
-  live.add(target);
+  const ref = new WeakRef(target);
+  live.add(ref);
   if (!hooked) {
     hooked = true;
     process.on("beforeExit", flushPending);
   }
   return () => {
-    live.delete(target);
+    live.delete(ref);
   };
+}
+
+/**
+ * Sinks the exit hook still holds (for tests of the hook itself).
+ *
+ * @example
+ * const before = hookedSinks();
+ */
+export function hookedSinks(): number {
+  let n = 0;
+  for (const ref of live) if (ref.deref()) n++;
+  return n;
 }

@@ -8,5 +8,5 @@ export { InMemoryRecorder } from "./recorder.ts";
 export type { SpanNode } from "./recorder.ts";
 export type { TelemetrySpan } from "./span.ts";
 export { SpanKind, SpanStatusCode } from "./span.ts";
-export type { ExportStats } from "./spanprocessor.ts";
+export type { BatchExporter, ExportStats, SpanBatch } from "./spanprocessor.ts";
 export * from "./names.ts";

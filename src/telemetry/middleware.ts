@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Attributes } from "@opentelemetry/api";
 import { HTTP_ATTR } from "./names.ts";
 import type { Telemetry } from "./provider.ts";
 import { exceptionAttributes, type TelemetrySpan } from "./span.ts";
@@ -24,6 +24,13 @@ export function routeOf(c: Context): string | undefined {
   return undefined;
 }
 
+/** `server.address`: the Host header without its port (IPv6 literals keep their brackets). */
+function serverAddress(host: string): string {
+  if (host.startsWith("[")) return host.slice(0, host.indexOf("]") + 1);
+  const colon = host.indexOf(":");
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 /** The `host[:port]` part of an absolute URL, for requests without a Host header. */
 function hostOf(url: string): string {
   const start = url.indexOf("://") + 3;
@@ -40,63 +47,74 @@ function hostOf(url: string): string {
  */
 export function tracing(telemetry: Telemetry): MiddlewareHandler<{ Variables: TracingVariables }> {
   if (!telemetry.enabled) {
-    return async function tracingDisabled(_c, next) {
-      await next();
+    return function tracingDisabled(_c, next) {
+      return next();
     };
   }
-  return async function tracing(c, next) {
+  // Not an async function: one promise reaction after the handler instead of an async frame
+  // suspended around it (measured ~0.1 µs a request here).
+  return function tracing(c, next) {
     const req = c.req.raw;
+    const headers = req.headers;
     const method = req.method;
     const url = req.url;
-    const parent = telemetry.extract(req.headers);
-    const host = req.headers.get("host") ?? hostOf(url);
-    const span = telemetry.startSpan(method, {
-      kind: SpanKind.SERVER,
-      parent: parent ?? null,
-      attributes: {
-        [HTTP_ATTR.method]: method,
-        [HTTP_ATTR.urlPath]: c.req.path,
-        [HTTP_ATTR.urlScheme]: url.startsWith("https:") ? "https" : "http",
-        [HTTP_ATTR.serverAddress]: host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!,
-        [HTTP_ATTR.userAgent]: req.headers.get("user-agent") ?? undefined,
-      },
-    });
-    const ctx = span.spanContext();
+    const attributes: Attributes = {
+      [HTTP_ATTR.method]: method,
+      [HTTP_ATTR.urlPath]: c.req.path,
+      [HTTP_ATTR.urlScheme]: url.startsWith("https:") ? "https" : "http",
+      [HTTP_ATTR.serverAddress]: serverAddress(headers.get("host") ?? hostOf(url)),
+    };
+    const userAgent = headers.get("user-agent");
+    if (userAgent !== null) attributes[HTTP_ATTR.userAgent] = userAgent;
+    const span = telemetry.startSpan(method, { kind: SpanKind.SERVER, parent: telemetry.extract(headers) ?? null, attributes });
     c.set("span", span);
-    c.set("traceId", ctx.traceId);
-    let thrown: unknown;
+    c.set("traceId", span.spanContext().traceId);
+    let pending: Promise<void>;
     try {
-      await telemetry.withSpan(span, next);
+      pending = telemetry.withSpan(span, next);
     } catch (error) {
-      thrown = error;
+      finish(c, span, method, error);
+      throw error;
     }
+    return pending.then(
+      () => finish(c, span, method, undefined),
+      (error: unknown) => {
+        finish(c, span, method, error);
+        throw error;
+      },
+    );
+  };
+}
+
+/** Ends the request's span (route, status, error) and answers with `traceresponse`; `thrown` escaped the app. */
+function finish(c: Context, span: TelemetrySpan, method: string, thrown: unknown): void {
+  if (span.isRecording()) {
     const error = thrown ?? c.error;
-    const status = thrown ? 500 : c.res.status;
+    const status = thrown === undefined ? c.res.status : 500;
     const route = routeOf(c);
-    if (span.isRecording()) {
-      if (route) {
-        span.updateName(`${method} ${route}`);
-        span.setAttribute(HTTP_ATTR.route, route);
-      }
-      span.setAttribute(HTTP_ATTR.status, status);
-      if (error !== undefined) {
-        span.recordException(error);
-        span.setAttribute(HTTP_ATTR.errorType, String(exceptionAttributes(error)["exception.type"]));
-      }
-      if (status >= 500) {
-        if (error === undefined) span.setAttribute(HTTP_ATTR.errorType, String(status));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
-      }
+    if (route) {
+      span.updateName(`${method} ${route}`);
+      span.setAttribute(HTTP_ATTR.route, route);
+    }
+    span.setAttribute(HTTP_ATTR.status, status);
+    if (error !== undefined) {
+      span.recordException(error);
+      span.setAttribute(HTTP_ATTR.errorType, String(exceptionAttributes(error)["exception.type"]));
+    }
+    if (status >= 500) {
+      if (error === undefined) span.setAttribute(HTTP_ATTR.errorType, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
     }
     span.end();
-    if (thrown !== undefined) throw thrown;
-    const value = `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & 1 ? "01" : "00"}`;
-    try {
-      c.res.headers.set("traceresponse", value);
-    } catch {
-      // Immutable headers (a Response passed through from fetch): copy it.
-      c.res = new Response(c.res.body, c.res);
-      c.res.headers.set("traceresponse", value);
-    }
-  };
+  }
+  if (thrown !== undefined) return;
+  const ctx = span.spanContext();
+  const value = `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & 1 ? "01" : "00"}`;
+  try {
+    c.res.headers.set("traceresponse", value);
+  } catch {
+    // Immutable headers (a Response passed through from fetch): copy it.
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set("traceresponse", value);
+  }
 }

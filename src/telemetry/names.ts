@@ -88,6 +88,37 @@ export const GENAI_ATTR = {
   outputTokens: "gen_ai.usage.output_tokens",
 } as const;
 
+/**
+ * The wire type of every numeric attribute above. TraceQL compares a number literal only with
+ * values of the same type (`> 200` never matches a double, grafana/tempo#4332), so the encoder
+ * sends the `double` ones as doubles even when whole, and queries compare them with float
+ * literals (`> 200.0`); `test/telemetry-traceql.test.ts` checks every query against this table.
+ *
+ * @example
+ * NUMERIC_ATTRIBUTE_TYPES["process.cpu_user_ms"]; // "double"
+ */
+export const NUMERIC_ATTRIBUTE_TYPES: Readonly<Record<string, "int" | "double">> = {
+  [PROCESS_ATTR.cpuUserMs]: "double",
+  [PROCESS_ATTR.cpuSystemMs]: "double",
+  [PROCESS_ATTR.memoryMb]: "double",
+  [PROCESS_ATTR.memoryDeltaKb]: "int",
+  [HTTP_ATTR.status]: "int",
+  [GENAI_ATTR.inputTokens]: "int",
+  [GENAI_ATTR.outputTokens]: "int",
+};
+
+/**
+ * Attribute keys whose numbers are always exported as OTLP doubles, even when whole.
+ *
+ * @example
+ * new OtlpTraceEncoder(DOUBLE_ATTRIBUTES);
+ */
+export const DOUBLE_ATTRIBUTES: ReadonlySet<string> = new Set(
+  Object.entries(NUMERIC_ATTRIBUTE_TYPES)
+    .filter(([, type]) => type === "double")
+    .map(([key]) => key),
+);
+
 /** Every span name above, for checks. */
 export const ALL_SPAN_NAMES: readonly string[] = Object.values(SPAN);
 

@@ -1,4 +1,4 @@
-import { openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 
 /**
  * Process readings for stage spans. CPU comes from `process.cpuUsage()` (getrusage: one syscall,
@@ -11,7 +11,14 @@ import { openSync, readSync } from "node:fs";
 export interface MemoryGauge {
   /** Resident set size in KiB, at most `maxAgeMs` old. */
   rssKb(): number;
+  /** Closes the file descriptor; later readings use `process.memoryUsage.rss()`. */
+  close(): void;
 }
+
+// A gauge dropped without close() (a recorder never shut down) still gives its descriptor back.
+const descriptors = new FinalizationRegistry<{ fd: number | undefined }>((held) => {
+  if (held.fd !== undefined) closeSync(held.fd);
+});
 
 function detectPageKb(readPages: () => number): number {
   const pages = readPages();
@@ -31,9 +38,12 @@ function detectPageKb(readPages: () => number): number {
  * const before = gauge.rssKb();
  */
 export function createMemoryGauge(maxAgeMs = 1): MemoryGauge {
-  let readKb: () => number;
+  const fallback = () => Math.round(process.memoryUsage.rss() / 1024);
+  let readKb: () => number = fallback;
+  const held: { fd: number | undefined } = { fd: undefined };
   try {
     const fd = openSync("/proc/self/statm", "r");
+    held.fd = fd;
     const buf = Buffer.alloc(96);
     const readPages = () => {
       const n = readSync(fd, buf, 0, buf.length, 0);
@@ -52,11 +62,12 @@ export function createMemoryGauge(maxAgeMs = 1): MemoryGauge {
     const pageKb = detectPageKb(readPages);
     readKb = () => readPages() * pageKb;
   } catch {
-    readKb = () => Math.round(process.memoryUsage.rss() / 1024);
+    if (held.fd !== undefined) closeSync(held.fd);
+    held.fd = undefined;
   }
   let last = 0;
   let lastAt = -Infinity;
-  return {
+  const gauge: MemoryGauge = {
     rssKb() {
       const now = performance.now();
       if (now - lastAt >= maxAgeMs) {
@@ -65,5 +76,14 @@ export function createMemoryGauge(maxAgeMs = 1): MemoryGauge {
       }
       return last;
     },
+    close() {
+      if (held.fd === undefined) return;
+      descriptors.unregister(gauge);
+      closeSync(held.fd);
+      held.fd = undefined;
+      readKb = fallback;
+    },
   };
+  if (held.fd !== undefined) descriptors.register(gauge, held, gauge);
+  return gauge;
 }

@@ -1,5 +1,6 @@
-import type { Context } from "@opentelemetry/api";
-import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import type { RecordedSpan, SpanSink } from "./span.ts";
+import type { ExportStats } from "./spanprocessor.ts";
 
 /** A finished span as tests see it. */
 export interface SpanNode {
@@ -16,18 +17,23 @@ export interface SpanNode {
  *
  * @example
  * const recorder = new InMemoryRecorder();
- * const telemetry = createTelemetry({ recorder });
+ * const telemetry = createTelemetry(config, { recorder });
  * // ... handle a request ...
  * const [root] = recorder.tree(traceId);
  */
-export class InMemoryRecorder implements SpanProcessor {
+export class InMemoryRecorder implements SpanSink {
   private finished: ReadableSpan[] = [];
+  private ended = 0;
 
-  onStart(_span: Span, _ctx: Context): void {}
-
-  onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & 1) === 0) return;
+  onEnd(span: RecordedSpan): void {
+    this.ended++;
     this.finished.push(span);
+  }
+
+  /** Every span that ended counts as exported: nothing is queued or lost in memory. */
+  stats(): ExportStats {
+    const n = this.ended;
+    return { ended: n, exported: n, dropped: 0, droppedQueueFull: 0, droppedExportFailed: 0, queued: 0, inFlight: 0, failedExports: 0 };
   }
 
   /** Every finished span, oldest first, optionally of one trace. */
@@ -82,6 +88,6 @@ export class InMemoryRecorder implements SpanProcessor {
     this.finished = [];
   }
 
-  async forceFlush(): Promise<void> {}
+  async flush(): Promise<void> {}
   async shutdown(): Promise<void> {}
 }

@@ -12,6 +12,7 @@ import {
 import type { InstrumentationScope } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
+import type { ExportStats } from "./spanprocessor.ts";
 
 /** What pipeline code may do with a span. */
 export interface TelemetrySpan {
@@ -20,15 +21,25 @@ export interface TelemetrySpan {
   setAttribute(key: string, value: AttributeValue | undefined): this;
   setAttributes(attributes: Attributes): this;
   addEvent(name: string, attributes?: Attributes): this;
+  addLink(link: Link): this;
   recordException(error: unknown): this;
   setStatus(status: SpanStatus): this;
   updateName(name: string): this;
   end(): void;
 }
 
-/** Receives finished spans (the batch processor, the in-memory recorder). */
+/**
+ * Where a recorder's finished spans go: the batch processor (OTLP export) or the in-memory
+ * recorder (tests). Every sink counts what it was given, so `stats()` never needs to know which.
+ */
 export interface SpanSink {
-  onEnd(span: ReadableSpan): void;
+  /** Takes a finished, sampled span; O(1), never throws, never blocks. */
+  onEnd(span: RecordedSpan): void;
+  stats(): ExportStats;
+  /** Sends what is queued; resolves when it is settled or after `timeoutMs`. */
+  flush(timeoutMs: number): Promise<void>;
+  /** Flushes within `timeoutMs`, then counts whatever is still pending as dropped. */
+  shutdown(timeoutMs: number): Promise<void>;
 }
 
 const ORIGIN_MS = performance.timeOrigin;
@@ -62,47 +73,48 @@ const NO_EVENTS: TimedEvent[] = [];
 const UNSET_STATUS: SpanStatus = { code: SpanStatusCode.UNSET };
 
 /**
- * A recording span: a plain object that the official OTLP exporter reads as a `ReadableSpan`.
- * It skips the SDK Span's per-call validation and limits bookkeeping, which is most of the
- * SDK's per-span cost; keys and values come from our own code.
+ * A recording span: a plain object that is also a `ReadableSpan`, so the encoder and tests read
+ * it directly. It skips the SDK Span's per-call validation and limits bookkeeping, which is most
+ * of the SDK's per-span cost; keys and values come from our own code.
+ *
+ * @example
+ * const span = new RecordedSpan("work", SpanKind.INTERNAL, traceId, spanId, undefined, {}, resource, scope, sink);
+ * span.setAttribute("work.items", 3).end();
  */
 export class RecordedSpan implements TelemetrySpan, ReadableSpan {
-  readonly attributes: Attributes;
-  readonly links: Link[] = NO_LINKS;
+  links: Link[] = NO_LINKS;
   events: TimedEvent[] = NO_EVENTS;
   readonly droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   status: SpanStatus = UNSET_STATUS;
   ended = false;
-  private readonly startMs: number;
-  private endMs = 0;
+  /** Wall-clock start and end in milliseconds: the encoder reads these, not the HrTime getters. */
+  readonly startMs: number;
+  endMs = 0;
   private readonly context: SpanContext;
 
+  /**
+   * `attributes` becomes the span's own object (no copy): pass a fresh object without
+   * `undefined` or `null` values ({@link ownAttributes} makes one from caller input).
+   */
   constructor(
     public name: string,
     readonly kind: SpanKind,
     traceId: string,
     spanId: string,
     readonly parentSpanContext: SpanContext | undefined,
-    attributes: Attributes | undefined,
+    readonly attributes: Attributes,
     readonly resource: Resource,
     readonly instrumentationScope: InstrumentationScope,
     private readonly sink: SpanSink,
     traceState?: SpanContext["traceState"],
   ) {
     this.context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState };
-    this.attributes = {};
-    // Like the SDK, drop absent values: the OTLP encoder would send them as empty AnyValues.
-    for (const key in attributes) {
-      const value = attributes[key];
-      if (value !== undefined && value !== null) this.attributes[key] = value;
-    }
     this.startMs = nowMs();
   }
 
-  // Times are kept as milliseconds and turned into HrTime only when the exporter reads them, so
-  // a span waiting in the queue holds no per-span arrays.
+  // HrTime arrays are made only when something asks for them (tests, other exporters).
   get startTime(): HrTime {
     return toHrTime(this.startMs);
   }
@@ -140,6 +152,13 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
     return this;
   }
 
+  addLink(link: Link): this {
+    if (this.ended) return this;
+    if (this.links === NO_LINKS) this.links = [];
+    this.links.push({ context: link.context, attributes: link.attributes ? ownAttributes(link.attributes) : {}, droppedAttributesCount: 0 });
+    return this;
+  }
+
   recordException(error: unknown): this {
     return this.addEvent("exception", exceptionAttributes(error));
   }
@@ -171,6 +190,22 @@ export class RecordedSpan implements TelemetrySpan, ReadableSpan {
   }
 }
 
+/**
+ * A copy of caller-supplied attributes without `undefined`/`null` values, which the SDK drops too
+ * (the OTLP encoders would send them as empty values).
+ *
+ * @example
+ * ownAttributes({ a: 1, b: undefined }); // { a: 1 }
+ */
+export function ownAttributes(attributes: Attributes | undefined): Attributes {
+  const out: Attributes = {};
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value !== undefined && value !== null) out[key] = value;
+  }
+  return out;
+}
+
 /** A span that is not sampled: it carries context (ids, flags) and records nothing. */
 export class NonRecordingSpan implements TelemetrySpan {
   constructor(private readonly context: SpanContext) {}
@@ -187,6 +222,9 @@ export class NonRecordingSpan implements TelemetrySpan {
     return this;
   }
   addEvent(): this {
+    return this;
+  }
+  addLink(): this {
     return this;
   }
   recordException(): this {

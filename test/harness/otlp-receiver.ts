@@ -3,8 +3,8 @@
  * every `POST /v1/traces` with protobufjs and the message definitions in `otlp.proto`, and can
  * play a collector that is healthy, refusing, slow or down.
  *
- * Decoding is written here (not taken from `@opentelemetry/otlp-transformer`) because that package
- * is the encoder under test.
+ * Decoding is written here from the proto definitions (not taken from an OpenTelemetry package)
+ * so that neither encoder it checks, the recorder's own or the official one, also decodes itself.
  */
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
