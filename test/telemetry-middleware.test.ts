@@ -4,6 +4,9 @@ import { ClientFacingError } from "../src/errors.ts";
 import { createTelemetry, createTestTelemetry, InMemoryRecorder, resolveTelemetryConfig } from "../src/telemetry/index.ts";
 import { buildApp, captureLogger, parseTraceresponse, TRACERESPONSE } from "./telemetry-helpers.ts";
 import type { Telemetry } from "../src/telemetry/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { createApp } from "../src/http/app.ts";
+import { silentLogger } from "../src/log.ts";
 
 const CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN = "00f067aa0ba902b7";
@@ -172,6 +175,34 @@ describe("sampling and switching off", () => {
     // A sampled caller on the same recorder is recorded, so the empty result above is the sampler's doing.
     await app.request("/work/8", { headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` } });
     expect(recorder.spans(CALLER_TRACE).map((s) => s.name).sort()).toEqual(["GET /work/:id", "work.step"]);
+  });
+
+  test("a request without a Host header (HTTP/1.0 over a socket) names no server.address rather than a piece of the path", async () => {
+    const { telemetry, recorder } = createTestTelemetry();
+    const app = createApp({ config: loadConfig({ DATABASE_URL: "memory://", LOG_LEVEL: "silent" }), telemetry, log: silentLogger });
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port!,
+          socket: {
+            open: (socket) => void socket.write("GET /health HTTP/1.0\r\n\r\n"),
+            data: (_socket, data) => void (text += new TextDecoder().decode(data)),
+            close: () => resolve(text),
+            error: (_socket, error) => reject(error),
+          },
+        }).catch(reject);
+      });
+      expect(answer).toStartWith("HTTP/1.1 200");
+      const root = recorder.spans().find((s) => s.kind === SpanKind.SERVER)!;
+      expect(root.name).toBe("GET /health");
+      expect(root.attributes["url.path"]).toBe("/health");
+      expect(Object.keys(root.attributes)).not.toContain("server.address");
+    } finally {
+      server.stop(true);
+    }
   });
 
   test("traceidratio with ratio 0 through the environment drops root spans", async () => {

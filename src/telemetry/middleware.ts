@@ -31,11 +31,15 @@ function serverAddress(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-/** The `host[:port]` part of an absolute URL, for requests without a Host header. */
-function hostOf(url: string): string {
-  const start = url.indexOf("://") + 3;
-  const end = url.indexOf("/", start);
-  return url.slice(start, end === -1 ? undefined : end);
+/**
+ * The `host[:port]` part of an absolute URL, for requests without a Host header; undefined when
+ * Bun hands over a bare path (HTTP/1.0 without `Host`): then no host is known at all.
+ */
+function hostOf(url: string): string | undefined {
+  const scheme = url.indexOf("://");
+  if (scheme === -1) return undefined;
+  const end = url.indexOf("/", scheme + 3);
+  return url.slice(scheme + 3, end === -1 ? undefined : end);
 }
 
 /**
@@ -62,8 +66,9 @@ export function tracing(telemetry: Telemetry): MiddlewareHandler<{ Variables: Tr
       [HTTP_ATTR.method]: method,
       [HTTP_ATTR.urlPath]: c.req.path,
       [HTTP_ATTR.urlScheme]: url.startsWith("https:") ? "https" : "http",
-      [HTTP_ATTR.serverAddress]: serverAddress(headers.get("host") ?? hostOf(url)),
     };
+    const host = headers.get("host") ?? hostOf(url);
+    if (host) attributes[HTTP_ATTR.serverAddress] = serverAddress(host);
     const userAgent = headers.get("user-agent");
     if (userAgent !== null) attributes[HTTP_ATTR.userAgent] = userAgent;
     const span = telemetry.startSpan(method, { kind: SpanKind.SERVER, parent: telemetry.extract(headers) ?? null, attributes });
