@@ -200,7 +200,9 @@ async function loadTable(dirs: readonly string[], neighbourVocabulary: number, l
  * await wv.ready();
  * wv.similar("automobile", 3, 0.6);
  */
-export function createWordVectors(options: WordVectorOptions = {}): WordVectors & { loadInfo(): WordVectorLoadInfo | undefined } {
+export function createWordVectors(
+  options: WordVectorOptions = {},
+): WordVectors & { loadInfo(): WordVectorLoadInfo | undefined; wordsByFrequency(from: number, to: number): string[] } {
   const neighbourVocabulary = options.neighbourVocabulary ?? 40_000;
   let table: Table | undefined;
   let info: WordVectorLoadInfo | undefined;
@@ -243,6 +245,7 @@ export function createWordVectors(options: WordVectorOptions = {}): WordVectors 
       return loading;
     },
     loadInfo: () => info,
+    wordsByFrequency: (from, to) => need().words.slice(from, to),
     vector(word) {
       const t = need();
       const i = t.index.get(word);
