@@ -17,7 +17,7 @@ import { DEMO_IMAGES } from "../src/ingest/demo/corpus.ts";
 import { renderScene } from "../src/ingest/demo/render.ts";
 import { ingestImage } from "../src/ingest/pipeline.ts";
 import { silentLogger } from "../src/log.ts";
-import { searchImages, type SearchDeps, type SearchHit } from "../src/search/pipeline.ts";
+import { createSearchDeps, searchImages, type SearchDeps, type SearchHit } from "../src/search/pipeline.ts";
 import { createLocalBlobStore } from "../src/storage/local.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 
@@ -148,7 +148,7 @@ export async function buildEvalIndex(): Promise<EvalIndex> {
   };
   await Promise.all(Array.from({ length: INGEST_CONCURRENCY }, worker));
   return {
-    deps: { db: database, embedder, wordVectors, telemetry, config },
+    deps: createSearchDeps({ db: database, embedder, wordVectors, telemetry, config }),
     slugById,
     ingestMs: Math.round(performance.now() - started),
     async close() {

@@ -77,6 +77,8 @@ const schema = z.object({
   SEARCH_RERANK_TOP_N: int(1, 200).default(30),
   SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
+  SEARCH_VOCABULARY_REFRESH_MS: int(0, 3_600_000).default(1000),
+  SEARCH_VECTORS_WAIT_MS: int(0, 120_000).default(1000),
   API_KEYS: z.string().trim().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
@@ -112,6 +114,10 @@ export interface AppConfig {
     rerankTopN: number;
     colorThreshold: number;
     efSearch: number;
+    /** How old the corpus vocabulary copy may get before a search starts a (background) check; 0: every search checks. */
+    vocabularyRefreshMs: number;
+    /** How long a search waits for the offline word vectors (first start) before it goes on without them. */
+    vectorsWaitMs: number;
   };
   apiKeys: string[];
   logLevel: LogLevel;
@@ -181,6 +187,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rerankTopN: e.SEARCH_RERANK_TOP_N,
       colorThreshold: e.SEARCH_COLOR_THRESHOLD,
       efSearch: e.SEARCH_HNSW_EF_SEARCH,
+      vocabularyRefreshMs: e.SEARCH_VOCABULARY_REFRESH_MS,
+      vectorsWaitMs: e.SEARCH_VECTORS_WAIT_MS,
     },
     apiKeys: (e.API_KEYS ?? "")
       .split(",")

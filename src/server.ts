@@ -3,6 +3,7 @@ import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
 import { openDatabase, type Database } from "./db/index.ts";
 import { createGenerationDeps } from "./generation/index.ts";
+import { createSearchDeps } from "./search/pipeline.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
@@ -57,7 +58,7 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
   const ai = createAiProviders(config, { telemetry, log });
   const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, telemetry, config, log };
-  const search = { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log };
+  const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
 
   const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
 

@@ -4,6 +4,7 @@ import { loadConfig } from "../src/config.ts";
 import type { ImageRow } from "../src/db/schema.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
+import { createSearchDeps } from "../src/search/pipeline.ts";
 import { silentLogger } from "../src/log.ts";
 import { createTestTelemetry } from "../src/telemetry/index.ts";
 import { startFakeGemini, type FakeGemini, type GeminiRequestBody } from "./harness/fake-gemini.ts";
@@ -39,7 +40,7 @@ beforeAll(async () => {
     config,
     telemetry,
     log: silentLogger,
-    search: { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config },
+    search: createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config }),
   });
   server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   base = `http://127.0.0.1:${server.port}`;

@@ -22,6 +22,12 @@ export type DatabaseKind = "pglite-memory" | "pglite-disk" | "neon";
 export interface Database {
   db: Db;
   kind: DatabaseKind;
+  /**
+   * True when independent statements run at the same time (Neon: a pool of connections), so a
+   * pipeline issues them together; false when they queue for one engine (PGlite), where issuing
+   * them together only makes each stage's span measure the other's wait.
+   */
+  concurrent: boolean;
   /** Runs `select 1`; throws `DatabaseUnavailableError` when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -79,6 +85,7 @@ export function wrapPglite(pglite: PGlite, telemetry: Telemetry, kind: "pglite-m
   return {
     db,
     kind,
+    concurrent: false,
     async ping() {
       if (closed || pglite.closed) throw new DatabaseUnavailableError("the embedded database is closed");
       await client.query("select 1");
@@ -138,6 +145,7 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
   return {
     db,
     kind: "neon",
+    concurrent: true,
     async ping() {
       try {
         await client.query("select 1");

@@ -6,25 +6,44 @@ import { isUuid } from "../db/ids.ts";
 import { getEmbedding, getImage } from "../db/images.ts";
 import type { ImageRole, ImageRow } from "../db/schema.ts";
 import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
-import type { Telemetry } from "../telemetry/index.ts";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
+import { settlesWithin } from "./degraded.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
-import { fuseStage, type BranchComponent, type FusionSettings } from "./fuse.ts";
+import { fuseStage, type BranchComponent, type CandidateSignal, type FusionSettings } from "./fuse.ts";
 import { rerankStage, type RerankFeatures } from "./rerank.ts";
 import { vectorBranch } from "./vector.ts";
+import { createCorpusVocabulary, type CorpusVocabulary } from "./vocabulary.ts";
 import { ClientFacingError } from "../errors.ts";
 
-/** Everything the search pipeline uses. */
+/** Everything the search pipeline uses (build it with `createSearchDeps`). */
 export interface SearchDeps {
   db: Database;
   embedder: Embedder;
   wordVectors: WordVectors;
+  /** The corpus words query expansion may offer. */
+  vocabulary: CorpusVocabulary;
   textModel?: TextModel;
   telemetry: Telemetry;
   config: AppConfig;
   log?: Logger;
+  /** Extra fusion signals over the candidates (see CandidateSignal); none by default. */
+  signals?: readonly CandidateSignal[];
+}
+
+/**
+ * The search pipeline's dependencies, with the corpus vocabulary of `db` (loaded on the first
+ * search, then checked every `SEARCH_VOCABULARY_REFRESH_MS`).
+ *
+ * @example
+ * const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
+ */
+export function createSearchDeps(parts: Omit<SearchDeps, "vocabulary"> & { vocabulary?: CorpusVocabulary }): SearchDeps {
+  const vocabulary =
+    parts.vocabulary ?? createCorpusVocabulary({ db: parts.db, wordVectors: parts.wordVectors, log: parts.log, refreshMs: parts.config.search.vocabularyRefreshMs });
+  return { ...parts, vocabulary };
 }
 
 /** One search, already validated by the caller (the pipeline clamps numbers again). */
@@ -44,12 +63,24 @@ export interface SearchHit {
   rank: number;
   score: number;
   image: ImageRow;
+  /** Each fused list's rank and raw score (`text`, `vector`, any extra signal by name) and the reranker's score. */
   components: {
     text?: BranchComponent;
     vector?: BranchComponent;
-    rerank?: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
+    rerank?: RerankComponent;
+    [signal: string]: BranchComponent | RerankComponent | undefined;
   };
 }
+
+/** The reranker's view of a hit. */
+export interface RerankComponent {
+  score: number;
+  source: "offline" | "gemini";
+  features: RerankFeatures;
+}
+
+/** The stages that can fall back or be dropped when a model helper fails, times out or is not loaded yet. */
+export type DegradableStage = typeof SPAN.searchExpand | typeof SPAN.searchEmbed | typeof SPAN.searchRerank;
 
 /** Stage timings in milliseconds. */
 export type StageMs = Record<"expand" | "embed" | "vector" | "fulltext" | "fuse" | "rerank", number>;
@@ -62,7 +93,9 @@ export interface SearchExplain {
   terms: string[];
   fulltextQuery: string;
   fusion: FusionSettings & { branchK: number };
-  rerank: { weight: number; topN: number; source: "offline" | "gemini"; query: string; fallbackReason?: string };
+  rerank: { weight: number; topN: number; source: "offline" | "gemini" | "none"; query: string; fallbackReason?: string };
+  /** Why the query has no vector (the vector branch was left out). */
+  embed?: { fallbackReason: string };
   color?: { hex: string; threshold: number; mode: "post-filter over over-fetched candidates" };
   candidates: { text: number; vector: number; fused: number };
   stageMs: StageMs;
@@ -71,6 +104,8 @@ export interface SearchExplain {
 /** The pipeline's answer. */
 export interface SearchOutcome {
   results: SearchHit[];
+  /** Stages that fell back to their offline path or were dropped, in pipeline order; empty when none. */
+  degraded: DegradableStage[];
   explain: SearchExplain;
 }
 
@@ -102,9 +137,9 @@ function timed<T>(stageMs: StageMs, stage: keyof StageMs, fn: () => Promise<T>):
 }
 
 /**
- * Runs two steps together when they wait on the network (Gemini calls, Neon queries), one after
- * the other when both would only queue for the same thread (offline models, PGlite), so each
- * stage span measures its own work rather than its wait.
+ * Runs two steps together when one of them waits on something that works in parallel (Gemini
+ * calls, Neon's pool), one after the other when both would only queue for the same engine (offline
+ * models on this thread, PGlite), so each stage span measures its own work rather than its wait.
  */
 async function both<A, B>(concurrent: boolean, steps: [() => Promise<A>, () => Promise<B>]): Promise<[A, B]> {
   if (concurrent) return Promise.all([steps[0](), steps[1]()]);
@@ -113,10 +148,13 @@ async function both<A, B>(concurrent: boolean, steps: [() => Promise<A>, () => P
 }
 
 /**
- * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage.
+ * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage. A model
+ * helper that fails or times out (the Gemini rewrite, embedding or rerank), or offline word vectors
+ * still loading on a first start, never fails the search: the stage falls back to its offline path
+ * or is dropped, and the answer names it in `degraded`.
  *
  * @example
- * const { results } = await searchImages(deps, { query: "red sports car", limit: 10 });
+ * const { results, degraded } = await searchImages(deps, { query: "red sports car", limit: 10 });
  */
 export async function searchImages(deps: SearchDeps, request: SearchRequest): Promise<SearchOutcome> {
   const { config } = deps;
@@ -145,34 +183,34 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const textQuery = query !== "" ? query : [source!.caption ?? "", ...source!.labels].join(" ");
   const filters: CandidateFilters = { category: request.filters?.category, role: request.filters?.role, excludeId: source?.id };
 
+  // The offline models need the word vectors; on a first start they may still be loading (a child
+  // process builds their cache): wait a little, then search without them rather than stall.
+  const vectorsReady = deps.wordVectors.loaded || (await settlesWithin(deps.wordVectors.ready(), config.search.vectorsWaitMs));
   const stageMs: StageMs = { expand: 0, embed: 0, vector: 0, fulltext: 0, fuse: 0, rerank: 0 };
-  const [expanded, vector] = await both(deps.textModel !== undefined, [
-    () => timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
+  const stored = source && (() => getEmbedding(deps.db.db, source.id, deps.embedder.model).then((e) => e?.vector));
+  const [expanded, embedded] = await both(deps.textModel !== undefined || deps.embedder.remote, [
+    () => timed(stageMs, "expand", () => expandQuery(deps, textQuery, vectorsReady)),
     () =>
       timed(stageMs, "embed", () =>
-        embedQuery(deps, textQuery, source && (() => getEmbedding(deps.db.db, source.id, deps.embedder.model).then((e) => e?.vector))),
+        embedQuery(deps, textQuery, { stored, usable: vectorsReady || deps.embedder.remote, timeoutMs: config.gemini.auxTimeoutMs }),
       ),
   ]);
 
+  const vector = embedded.vector;
   const words = [...expanded.terms, ...expanded.lemmas, ...expanded.synonyms];
-  const [vectorHits, text] = await both(deps.db.kind === "neon", [
-    () => timed(stageMs, "vector", () =>
-      vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
-    ),
-    () => timed(stageMs, "fulltext", () =>
-      fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters }),
-    ),
+  const [vectorHits, text] = await both(deps.db.concurrent, [
+    () =>
+      vector
+        ? timed(stageMs, "vector", () =>
+            vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
+          )
+        : Promise.resolve([] as VectorCandidate[]),
+    () => timed(stageMs, "fulltext", () => fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters })),
   ]);
 
   const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;
   const fused = await timed(stageMs, "fuse", () =>
-    fuseStage(deps, {
-      text: text.hits,
-      vector: vectorHits,
-      settings: fusion,
-      keep,
-      hydrate: topN,
-    }),
+    fuseStage(deps, { text: text.hits, vector: vectorHits, settings: fusion, keep, signals: deps.signals, limit: topN, queryWords: expanded.terms.length }),
   );
   const reranked = await timed(stageMs, "rerank", () =>
     rerankStage(deps, {
@@ -181,19 +219,25 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       weight: rerankWeight,
       topN,
       color: color ? { hex: color, threshold: config.search.colorThreshold } : undefined,
+      vectorsReady,
     }),
   );
 
+  const degraded: DegradableStage[] = [];
+  if (expanded.fallbackReason) degraded.push(SPAN.searchExpand);
+  if (embedded.fallbackReason) degraded.push(SPAN.searchEmbed);
+  if (reranked.fallbackReason) degraded.push(SPAN.searchRerank);
   const results: SearchHit[] = reranked.ranked.slice(0, limit).map((c, i) => ({
     id: c.id,
     rank: i + 1,
     score: c.score,
     image: c.image,
-    components: { ...c.components, rerank: c.rerank },
+    components: c.rerank ? { ...c.components, rerank: c.rerank } : c.components,
   }));
   const { original: _original, ...expandedQuery } = expanded;
   return {
     results,
+    degraded,
     explain: {
       query: textQuery,
       expandedQuery,
@@ -201,6 +245,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       fulltextQuery: text.tsInput,
       fusion: { ...fusion, branchK },
       rerank: { weight: rerankWeight, topN, source: reranked.source, query: textQuery, fallbackReason: reranked.fallbackReason },
+      ...(embedded.fallbackReason ? { embed: { fallbackReason: embedded.fallbackReason } } : {}),
       color: color ? { hex: color, threshold: config.search.colorThreshold, mode: "post-filter over over-fetched candidates" } : undefined,
       candidates: { text: text.hits.length, vector: vectorHits.length, fused: fused.length },
       stageMs,

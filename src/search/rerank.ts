@@ -4,8 +4,9 @@ import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import type { ImageRow } from "../db/schema.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
 import { hexToLab, paletteDistance } from "./color.ts";
+import { markDegraded } from "./degraded.ts";
 import { normalizeQuery } from "./expand.ts";
-import type { HydratedCandidate } from "./fuse.ts";
+import type { FusedCandidate } from "./fuse.ts";
 
 /** The offline reranker's features for one candidate, each in [0, 1]. */
 export interface RerankFeatures {
@@ -22,10 +23,11 @@ export interface RerankFeatures {
 }
 
 /** A candidate after reranking. */
-export interface RerankedCandidate extends HydratedCandidate {
+export interface RerankedCandidate extends FusedCandidate {
   /** The fused score divided by the best fused score of the set, in [0, 1]. */
   fusedNormalized: number;
-  rerank: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
+  /** Absent when the stage was dropped (see rerankStage). */
+  rerank?: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
   /** (1 − w) · fusedNormalized + w · rerank.score. */
   score: number;
 }
@@ -56,6 +58,38 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /**
+ * The words of an image's caption, labels and category with their lemmas, each word analysed
+ * alone (`WordVectors.analyse` remembers every word it saw, so a corpus's words are analysed
+ * once, not once per candidate per search).
+ */
+function documentWords(wordVectors: WordVectors, image: Pick<ImageRow, "caption" | "labels" | "category">) {
+  const caption = normalizeQuery(image.caption ?? "");
+  const labelText = image.labels.map(normalizeQuery);
+  const forms = new Set<string>();
+  const labelForms = new Set<string>();
+  const categoryForms = new Set<string>();
+  const lemmas = new Set<string>();
+  const add = (text: string, also?: Set<string>) => {
+    for (const word of text.split(" ")) {
+      if (word === "") continue;
+      const token = wordVectors.analyse(word);
+      forms.add(token.word).add(token.lemma);
+      also?.add(token.word).add(token.lemma);
+      if (!token.stopWord) lemmas.add(token.lemma);
+    }
+  };
+  add(caption);
+  for (const label of labelText) add(label, labelForms);
+  add(normalizeQuery(image.category ?? ""), categoryForms);
+  const vectors: Float32Array[] = [];
+  for (const lemma of lemmas) {
+    const v = wordVectors.vector(lemma);
+    if (v) vectors.push(v);
+  }
+  return { caption, labelText, forms, labelForms, categoryForms, vectors };
+}
+
+/**
  * The offline, transparent relevance features of one image for the ORIGINAL query.
  *
  * @example
@@ -68,35 +102,25 @@ export function offlineFeatures(
   color?: { hex: string; threshold: number },
 ): RerankFeatures {
   const q = typeof original === "string" ? queryWords(wordVectors, original) : original;
-  const caption = normalizeQuery(image.caption ?? "");
-  const labelText = image.labels.map(normalizeQuery);
-  const category = normalizeQuery(image.category ?? "");
-  const docTokens = wordVectors.tokenize([caption, ...labelText, category].join(" . "));
-  const docForms = new Set(docTokens.flatMap((t) => [t.word, t.lemma]));
-  const labelForms = new Set(wordVectors.tokenize(labelText.join(" . ")).flatMap((t) => [t.word, t.lemma]));
-  const categoryForms = new Set(category ? wordVectors.tokenize(category).flatMap((t) => [t.word, t.lemma]) : []);
-  const docVectors = [...new Set(docTokens.filter((t) => !t.stopWord).map((t) => t.lemma))]
-    .map((w) => wordVectors.vector(w))
-    .filter((v): v is Float32Array => v !== undefined);
-
+  const doc = documentWords(wordVectors, image);
   let coverage = 0;
   let labels = 0;
   let categoryHit = 0;
   for (const { word, lemma } of q.words) {
-    if (docForms.has(word) || docForms.has(lemma)) coverage += 1;
+    if (doc.forms.has(word) || doc.forms.has(lemma)) coverage += 1;
     else {
       const v = wordVectors.vector(lemma) ?? wordVectors.vector(word);
       if (v) {
         let best = -1;
-        for (const d of docVectors) best = Math.max(best, dot(v, d));
+        for (const d of doc.vectors) best = Math.max(best, dot(v, d));
         coverage += Math.min(SOFT_MATCH.cap, Math.max(0, (best - SOFT_MATCH.from) / (SOFT_MATCH.to - SOFT_MATCH.from)));
       }
     }
-    if (labelForms.has(word) || labelForms.has(lemma)) labels += 1;
-    if (categoryForms.has(word) || categoryForms.has(lemma)) categoryHit = 1;
+    if (doc.labelForms.has(word) || doc.labelForms.has(lemma)) labels += 1;
+    if (doc.categoryForms.has(word) || doc.categoryForms.has(lemma)) categoryHit = 1;
   }
   const n = Math.max(1, q.words.length);
-  const phrase = q.phrase && (caption.includes(q.phrase) || labelText.some((l) => l.includes(q.phrase))) ? 1 : 0;
+  const phrase = q.phrase && (doc.caption.includes(q.phrase) || doc.labelText.some((l) => l.includes(q.phrase))) ? 1 : 0;
   const features: RerankFeatures = { coverage: coverage / n, labels: labels / n, phrase, category: categoryHit };
   if (color) {
     const target = hexToLab(color.hex);
@@ -143,7 +167,7 @@ const GEMINI_SCHEMA = {
  * @example
  * geminiRerankPrompt("red car", [{ image }]); // "...Query: \"red car\"\nImages:\n[0] caption: ..."
  */
-export function geminiRerankPrompt(original: string, candidates: readonly Pick<HydratedCandidate, "image">[]): string {
+export function geminiRerankPrompt(original: string, candidates: readonly Pick<FusedCandidate, "image">[]): string {
   const lines = candidates.map(
     (c, i) => `[${i}] caption: ${JSON.stringify(c.image.caption ?? "")}; labels: ${JSON.stringify(c.image.labels.join(", "))}; category: ${JSON.stringify(c.image.category ?? "")}`,
   );
@@ -170,18 +194,25 @@ export interface RerankDeps {
  * expansion), offline from transparent features or, with a text model, by one Gemini call bounded
  * by `GEMINI_AUX_TIMEOUT_MS` that falls back to the offline score. The final score is the
  * arithmetic mean (1 − w) · fused / max(fused) + w · rerank, so a weak sub-score cannot bury a
- * good partial match and w really moves the order.
+ * good partial match and w really moves the order. With `vectorsReady` false (the word vectors
+ * are still loading on a first start) the stage is dropped: the fused order stands, and the span
+ * says so.
  *
  * @example
  * const ranked = await rerankStage(deps, { original: "red car", candidates, weight: 0.5, topN: 30 });
  */
 export async function rerankStage(
   deps: RerankDeps,
-  input: { original: string; candidates: readonly HydratedCandidate[]; weight: number; topN: number; color?: { hex: string; threshold: number } },
-): Promise<{ ranked: RerankedCandidate[]; source: "offline" | "gemini"; fallbackReason?: string }> {
+  input: { original: string; candidates: readonly FusedCandidate[]; weight: number; topN: number; color?: { hex: string; threshold: number }; vectorsReady?: boolean },
+): Promise<{ ranked: RerankedCandidate[]; source: "offline" | "gemini" | "none"; fallbackReason?: string }> {
   return deps.telemetry.tracedSpan(SPAN.searchRerank, { "search.rerank.weight": input.weight, "search.rerank.top_n": input.topN }, async (span) => {
-    await deps.wordVectors.ready();
     const top = input.candidates.slice(0, input.topN);
+    const maxFused = Math.max(...top.map((c) => c.fused), Number.MIN_VALUE);
+    if (input.vectorsReady === false) {
+      markDegraded(span, "vectors_loading");
+      const ranked = top.map((c): RerankedCandidate => ({ ...c, fusedNormalized: c.fused / maxFused, score: c.fused / maxFused }));
+      return { ranked, source: "none", fallbackReason: "vectors_loading" };
+    }
     const q = queryWords(deps.wordVectors, input.original);
     const features = top.map((c) => offlineFeatures(deps.wordVectors, q, c.image, input.color));
     let scores = features.map(offlineScore);
@@ -205,10 +236,10 @@ export async function rerankStage(
       } catch (error) {
         fallbackReason = error instanceof ModelError ? error.kind : "error";
         span.setAttribute("search.rerank.fallback", fallbackReason);
+        markDegraded(span, fallbackReason);
         deps.log?.warn("gemini rerank failed; using the offline reranker", { reason: fallbackReason });
       }
     }
-    const maxFused = Math.max(...top.map((c) => c.fused), Number.MIN_VALUE);
     const ranked = top
       .map((c, i): RerankedCandidate => {
         const fusedNormalized = c.fused / maxFused;
