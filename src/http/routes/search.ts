@@ -68,6 +68,7 @@ function answer(c: Context<AppEnv>, outcome: SearchOutcome, explain: boolean) {
       image: imageRecord(hit.image),
       components: hit.components,
     })),
+    degraded: outcome.degraded,
     traceId: c.get("traceId"),
     ...(explain ? { explain: outcome.explain } : {}),
   });
