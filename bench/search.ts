@@ -62,14 +62,25 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** CPU time of every live thread of a process, in ms, from schedstat (nanoseconds; /proc/<pid>/stat counts 10 ms ticks). */
-async function processCpuMs(pid: number): Promise<number> {
-  let ns = 0;
+/** CPU time of a process's live threads in ms, from schedstat (nanoseconds; /proc/<pid>/stat counts 10 ms ticks): the request thread, the database worker thread, and the rest (JIT, GC, I/O). */
+async function threadCpuMs(pid: number): Promise<{ main: number; worker: number; other: number }> {
+  const out = { main: 0, worker: 0, other: 0 };
   for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const text = await Bun.file(`/proc/${pid}/task/${tid}/schedstat`).text().catch(() => "0");
-    ns += Number(text.split(" ")[0]);
+    const [stat, comm] = await Promise.all([
+      Bun.file(`/proc/${pid}/task/${tid}/schedstat`).text().catch(() => "0"),
+      Bun.file(`/proc/${pid}/task/${tid}/comm`).text().catch(() => ""),
+    ]);
+    const ms = Number(stat.split(" ")[0]) / 1e6;
+    if (Number(tid) === pid) out.main += ms;
+    else if (comm.trim() === "Worker") out.worker += ms;
+    else out.other += ms;
   }
-  return ns / 1e6;
+  return out;
+}
+
+async function processCpuMs(pid: number): Promise<number> {
+  const t = await threadCpuMs(pid);
+  return t.main + t.worker + t.other;
 }
 
 interface Service {
@@ -171,6 +182,8 @@ interface LoadRun {
   non2xx: number;
   errors: string | undefined;
   cpuMsPerSearch: number;
+  /** Of which: the request thread, the database worker thread, the rest. */
+  threads: { main: number; worker: number; other: number };
   wrkCpuMsPerSearch: number;
 }
 
@@ -180,12 +193,12 @@ async function load(service: Service, bodies: QueryBody[], work: string, pinned:
   const script = join(work, "queries.lua");
   await Bun.write(script, wrkScript());
   if (pinned) await Bun.spawn(["taskset", "-a", "-p", "-c", "0", String(service.pid)], { stdout: "ignore" }).exited;
-  const cpu0 = await processCpuMs(service.pid);
+  const cpu0 = await threadCpuMs(service.pid);
   const command = ["wrk", `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-s", script, `http://127.0.0.1:${service.port}`, "--", file, String(THREADS)];
   const proc = Bun.spawn(pinned ? ["taskset", "-c", "1", ...command] : command, { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${await new Response(proc.stderr).text()}`);
-  const cpu1 = await processCpuMs(service.pid);
+  const cpu1 = await threadCpuMs(service.pid);
   if (pinned) await Bun.spawn(["taskset", "-a", "-p", "-c", "0,1", String(service.pid)], { stdout: "ignore" }).exited;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -199,7 +212,8 @@ async function load(service: Service, bodies: QueryBody[], work: string, pinned:
     max: parseDuration(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ""),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
     errors: /Socket errors:.*/.exec(out)?.[0],
-    cpuMsPerSearch: (cpu1 - cpu0) / requests,
+    cpuMsPerSearch: (cpu1.main + cpu1.worker + cpu1.other - cpu0.main - cpu0.worker - cpu0.other) / requests,
+    threads: { main: (cpu1.main - cpu0.main) / requests, worker: (cpu1.worker - cpu0.worker) / requests, other: (cpu1.other - cpu0.other) / requests },
     wrkCpuMsPerSearch: Number(proc.resourceUsage()?.cpuTime.total ?? 0) / 1000 / requests,
   };
 }
@@ -283,7 +297,7 @@ async function runCase(size: "demo" | number, state: CorpusState, words: string[
     }
     const line = (label: string, r: LoadRun) =>
       console.log(
-        `  ${label}: ${fmt(r.rps)} req/s (${r.requests} requests), latency p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms, server CPU ${fmt(r.cpuMsPerSearch, 2)} ms/search, wrk ${fmt(r.wrkCpuMsPerSearch, 2)} ms/search${r.non2xx ? `, NON-2xx ${r.non2xx}` : ""}${r.errors ? `, ${r.errors}` : ""}`,
+        `  ${label}: ${fmt(r.rps)} req/s (${r.requests} requests), latency p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  max ${fmt(r.max)} ms, server CPU ${fmt(r.cpuMsPerSearch, 2)} ms/search (request thread ${fmt(r.threads.main, 2)}, database worker ${fmt(r.threads.worker, 2)}, other ${fmt(r.threads.other, 2)}), wrk ${fmt(r.wrkCpuMsPerSearch, 2)} ms/search${r.non2xx ? `, NON-2xx ${r.non2xx}` : ""}${r.errors ? `, ${r.errors}` : ""}`,
       );
     line(`wrk -t${THREADS} -c${CONNECTIONS} ${SECONDS}s, shared cores`, shared);
     if (pinned) line(`wrk -t${THREADS} -c${CONNECTIONS} ${SECONDS}s, server on core 0, wrk on core 1`, pinned);

@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { vector } from "@electric-sql/pglite-pgvector";
+import type { PGlite } from "@electric-sql/pglite";
 import { Client, Pool, type PoolConfig } from "@neondatabase/serverless";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -11,7 +10,11 @@ import type { Telemetry } from "../telemetry/index.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
 import { instrumentNeonPool, instrumentPglite } from "./instrument.ts";
 import { migrateDatabase } from "./migrate.ts";
+import { openPglite } from "./pglite.ts";
+import { RemotePglite, type RemotePgliteAsPglite } from "./pglite-remote.ts";
 import * as schema from "./schema.ts";
+
+export { openPglite };
 
 /** The drizzle handle every data function takes: PGlite and Neon share the Postgres base type. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -56,20 +59,11 @@ export interface OpenDatabaseOptions {
   connectTimeoutMs?: number;
   /** Neon: how long a query may go unanswered before it fails as unavailable (default 30 s). */
   queryTimeoutMs?: number;
-}
-
-/**
- * Opens PGlite with pgvector: in memory, in `dataDir`, or from a `dumpDataDir()` tarball.
- *
- * @example
- * const pglite = await openPglite({ dataDir: "./data/pglite" });
- */
-export async function openPglite(options: { dataDir?: string; loadDataDir?: Blob | File } = {}): Promise<PGlite> {
-  return PGlite.create({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-    extensions: { vector },
-  });
+  /**
+   * PGlite: run it in a worker thread (default true), so the request thread and the database use
+   * two cores; false keeps it on the calling thread.
+   */
+  pgliteWorker?: boolean;
 }
 
 /**
@@ -174,18 +168,21 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const url = options.databaseUrl;
   let database: Database;
+  const worker = options.pgliteWorker ?? true;
+  const embedded = (dataDir?: string): Promise<PGlite> =>
+    worker ? (RemotePglite.open({ dataDir }) as Promise<RemotePgliteAsPglite>) : openPglite(dataDir ? { dataDir } : {});
   if (url === undefined || url === "") {
     const dir = join(options.dataDir, "pglite");
     let pglite: PGlite;
     try {
       await mkdir(dir, { recursive: true });
-      pglite = await openPglite({ dataDir: dir });
+      pglite = await embedded(dir);
     } catch (error) {
       throw new DatabaseUnavailableError(`embedded database in ${dir} cannot be opened: ${reasonOf(error)}`, { cause: error });
     }
     database = wrapPglite(pglite, options.telemetry, "pglite-disk");
   } else if (url === "memory://") {
-    database = wrapPglite(await openPglite(), options.telemetry, "pglite-memory");
+    database = wrapPglite(await embedded(), options.telemetry, "pglite-memory");
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     database = openNeon(url, options);
   } else {
