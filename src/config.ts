@@ -53,7 +53,6 @@ const schema = z.object({
     )
     .optional(),
   DB_MIGRATE_ON_START: bool.default(true),
-  DB_PGLITE_WORKER: bool.default(true),
   S3_BUCKET: z.string().trim().min(1).optional(),
   S3_ENDPOINT: url.optional(),
   S3_REGION: z.string().trim().min(1).default("us-east-1"),
@@ -94,8 +93,6 @@ export interface AppConfig {
   /** Unset: PGlite under dataDir; `memory://`: in-memory PGlite; a postgres URL: Neon driver. */
   databaseUrl: string | undefined;
   migrateOnStart: boolean;
-  /** Run the embedded PGlite in a worker thread (true) or on the request thread. */
-  pgliteWorker: boolean;
   s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; presignTtlSeconds: number } | undefined;
   gemini: {
     apiKey: string | undefined;
@@ -161,7 +158,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     migrateOnStart: e.DB_MIGRATE_ON_START,
-    pgliteWorker: e.DB_PGLITE_WORKER,
     s3: e.S3_BUCKET
       ? {
           bucket: e.S3_BUCKET,

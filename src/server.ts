@@ -43,7 +43,7 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   // Applies pending migrations unless DB_MIGRATE_ON_START=false; an unreachable database stops startup.
   const database =
     options.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart, pgliteWorker: config.pgliteWorker }));
+    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart }));
   if (!options.database) closers.push(() => database.close());
 
   let storage: BlobStore;

@@ -28,19 +28,6 @@ export interface RepositoryTarget {
   close(): Promise<void>;
 }
 
-/**
- * The error a promise rejects with (undefined if it resolves). Used instead of
- * `expect(promise).rejects` where the rejection comes from the PGlite worker: Bun 1.4's matcher
- * waits in a nested event loop that never delivers worker messages (oven-sh/bun#31462), so it
- * would hang until the test timeout.
- */
-export function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
-
 let seq = 0;
 /** A unique tag per test, so tests sharing one database never see each other's rows. */
 export function tag(prefix: string): string {
@@ -168,7 +155,7 @@ export function describeRepository(name: string, open: () => Promise<RepositoryT
       expect(hits[0]!.id).toBe(ids[7]!);
       expect((await fulltextCandidates(db(), { query: "quoted caption", k: 50, filters: { category } })).length).toBe(30);
       const again = [{ image: newImage({ sha256: tag("bk-new-"), category }), embeddings: [] }, { image: newImage({ sha256: items[0]!.image.sha256 }), embeddings: [] }];
-      expect(await rejection(bulkInsertImages(db(), again))).toBeInstanceOf(DuplicateImageError);
+      await expect(bulkInsertImages(db(), again)).rejects.toBeInstanceOf(DuplicateImageError);
       expect(await findImageBySha256(db(), again[0]!.image.sha256)).toBeUndefined();
     });
 
@@ -284,7 +271,7 @@ export function describeRepository(name: string, open: () => Promise<RepositoryT
       expect(first.items.map((g) => g.id)).toEqual([failed.id]);
       const second = await listGenerations(db(), { limit: 1, cursor: first.nextCursor! });
       expect(second.items.map((g) => g.id)).toEqual([running.id]);
-      expect(await rejection(insertGeneration(db(), { prompt: "x", provider: "p", model: "m", status: "weird" as "failed" }))).toBeInstanceOf(DatabaseQueryError);
+      await expect(insertGeneration(db(), { prompt: "x", provider: "p", model: "m", status: "weird" as "failed" })).rejects.toBeInstanceOf(DatabaseQueryError);
     });
 
     test("50 concurrent queries and 10 concurrent transactions all succeed", async () => {

@@ -11,7 +11,6 @@ import { DatabaseUnavailableError } from "./errors.ts";
 import { instrumentNeonPool, instrumentPglite } from "./instrument.ts";
 import { migrateDatabase } from "./migrate.ts";
 import { openPglite } from "./pglite.ts";
-import { RemotePglite, type RemotePgliteAsPglite } from "./pglite-remote.ts";
 import * as schema from "./schema.ts";
 
 export { openPglite };
@@ -59,11 +58,6 @@ export interface OpenDatabaseOptions {
   connectTimeoutMs?: number;
   /** Neon: how long a query may go unanswered before it fails as unavailable (default 30 s). */
   queryTimeoutMs?: number;
-  /**
-   * PGlite: run it in a worker thread (default true), so the request thread and the database use
-   * two cores; false keeps it on the calling thread.
-   */
-  pgliteWorker?: boolean;
 }
 
 /**
@@ -168,21 +162,18 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const url = options.databaseUrl;
   let database: Database;
-  const worker = options.pgliteWorker ?? true;
-  const embedded = (dataDir?: string): Promise<PGlite> =>
-    worker ? (RemotePglite.open({ dataDir }) as Promise<RemotePgliteAsPglite>) : openPglite(dataDir ? { dataDir } : {});
   if (url === undefined || url === "") {
     const dir = join(options.dataDir, "pglite");
     let pglite: PGlite;
     try {
       await mkdir(dir, { recursive: true });
-      pglite = await embedded(dir);
+      pglite = await openPglite({ dataDir: dir });
     } catch (error) {
       throw new DatabaseUnavailableError(`embedded database in ${dir} cannot be opened: ${reasonOf(error)}`, { cause: error });
     }
     database = wrapPglite(pglite, options.telemetry, "pglite-disk");
   } else if (url === "memory://") {
-    database = wrapPglite(await embedded(), options.telemetry, "pglite-memory");
+    database = wrapPglite(await openPglite(), options.telemetry, "pglite-memory");
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     database = openNeon(url, options);
   } else {
