@@ -48,9 +48,8 @@ export interface FulltextQuery {
   /** What rows are ranked against (`ts_rank_cd`); default `query`. */
   rankBy?: string;
   /**
-   * The words that matter most (e.g. the original query words, OR'ed): within a tier, rows rank by
-   * `ts_rank_cd` against these first, then against `rankBy`; in the second tier, rows matching
-   * none of them (only `widen`'s other words) come last, as tier 3.
+   * The words that matter most (e.g. the original query words, OR'ed): second-tier rows matching
+   * none of them (only `widen`'s other words) come after the rest, as tier 3.
    */
   prefer?: string;
   k: number;
@@ -208,7 +207,7 @@ export async function exactVectorCandidates(db: Db, q: VectorQuery): Promise<{ i
  * One tier: the matching rows (at most `cap`, in index order) ranked against `rankBy`, best `limit`
  * first; `level` is the tier number each row gets (an expression: it may depend on the row).
  */
-function tier(name: string, match: SQL, rankBy: SQL, prefer: SQL, level: SQL, filters: CandidateFilters | undefined, cap: number, limit: SQL, extra: SQL[] = []) {
+function tier(name: string, match: SQL, rankBy: SQL, level: SQL, filters: CandidateFilters | undefined, cap: number, limit: SQL, extra: SQL[] = []) {
   const matches = sql.identifier(`${name}_matches`);
   // MATERIALIZED: a CTE is planned for all its rows, so the planner weighs the GIN bitmap scan
   // against a sequential scan without the LIMIT, which otherwise made it read all 100k rows
@@ -219,8 +218,8 @@ function tier(name: string, match: SQL, rankBy: SQL, prefer: SQL, level: SQL, fi
       where ${and(sql`${images.searchTsv} @@ ${match}`, ...candidateFilters(filters), ...extra)}
     ),
     ${sql.identifier(name)} as (
-      select m.id, ts_rank_cd(m.tsv, ${rankBy}) as rank, ts_rank_cd(m.tsv, ${prefer}) as preferred, ${level} as tier from (select * from ${matches} limit ${cap}) as m
-      order by tier, preferred desc, rank desc, m.id limit ${limit}
+      select m.id, ts_rank_cd(m.tsv, ${rankBy}) as rank, ${level} as tier from (select * from ${matches} limit ${cap}) as m
+      order by tier, rank desc, m.id limit ${limit}
     )`;
 }
 
@@ -255,21 +254,20 @@ export function fulltextCandidatesStatement(q: FulltextQuery): SQL | undefined {
   const k = clampK(q.k);
   const cap = Math.max(k, Math.trunc(q.cap ?? Math.max(RANKED_ROWS_CAP, 5 * k)));
   const rankBy = sql`websearch_to_tsquery('english', ${q.rankBy ?? query})`;
-  const prefer = sql`websearch_to_tsquery('english', ${q.prefer?.trim() ? q.prefer : (q.rankBy ?? query)})`;
-  const first = tier("tier1", sql`websearch_to_tsquery('english', ${query})`, rankBy, prefer, sql`1`, q.filters, cap, sql`${k}`);
-  const level = q.prefer?.trim() ? sql`case when m.tsv @@ ${prefer} then 2 else 3 end` : sql`2`;
+  const first = tier("tier1", sql`websearch_to_tsquery('english', ${query})`, rankBy, sql`1`, q.filters, cap, sql`${k}`);
+  const level = q.prefer?.trim() ? sql`case when m.tsv @@ websearch_to_tsquery('english', ${q.prefer}) then 2 else 3 end` : sql`2`;
   const ctes = widen
-    ? sql`${first}, ${tier("tier2", sql`websearch_to_tsquery('english', ${widen})`, rankBy, prefer, level, q.filters, cap, sql`${k}`, [
+    ? sql`${first}, ${tier("tier2", sql`websearch_to_tsquery('english', ${widen})`, rankBy, level, q.filters, cap, sql`${k}`, [
         // A gate on an uncorrelated subquery is evaluated once, before the scan: no second tier
         // when the first already has k rows.
         sql`(select count(*) from tier1) < ${k}`,
         sql`${images.id} not in (select id from tier1)`,
       ])},
-      hits as (select id, rank, preferred, tier from tier1 union all (select id, rank, preferred, tier from tier2 order by tier, preferred desc, rank desc, id limit ${k} - (select count(*) from tier1)))`
-    : sql`${first}, hits as (select id, rank, preferred, tier from tier1)`;
+      hits as (select id, rank, tier from tier1 union all (select id, rank, tier from tier2 order by tier, rank desc, id limit ${k} - (select count(*) from tier1)))`
+    : sql`${first}, hits as (select id, rank, tier from tier1)`;
   return sql`
       with ${ctes}
       select ${IMAGE_SELECT}, hits.rank, hits.tier
       from hits join ${images} on ${images.id} = hits.id
-      order by hits.tier, hits.preferred desc, hits.rank desc, hits.id`;
+      order by hits.tier, hits.rank desc, hits.id`;
 }
