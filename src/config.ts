@@ -53,6 +53,7 @@ const schema = z.object({
     )
     .optional(),
   DB_MIGRATE_ON_START: bool.default(true),
+  DB_MAINTENANCE_INTERVAL_MS: int(0, 86_400_000).default(60_000),
   S3_BUCKET: z.string().trim().min(1).optional(),
   S3_ENDPOINT: url.optional(),
   S3_REGION: z.string().trim().min(1).default("us-east-1"),
@@ -93,6 +94,8 @@ export interface AppConfig {
   /** Unset: PGlite under dataDir; `memory://`: in-memory PGlite; a postgres URL: Neon driver. */
   databaseUrl: string | undefined;
   migrateOnStart: boolean;
+  /** How often the service checks whether the embedded database needs VACUUM ANALYZE (0: never). */
+  maintenanceIntervalMs: number;
   s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; presignTtlSeconds: number } | undefined;
   gemini: {
     apiKey: string | undefined;
@@ -158,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     migrateOnStart: e.DB_MIGRATE_ON_START,
+    maintenanceIntervalMs: e.DB_MAINTENANCE_INTERVAL_MS,
     s3: e.S3_BUCKET
       ? {
           bucket: e.S3_BUCKET,

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type AppConfig } from "./config.ts";
 import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
 import { openDatabase, type Database } from "./db/index.ts";
+import { startMaintenance } from "./db/maintenance.ts";
 import { createGenerationDeps } from "./generation/index.ts";
 import { createSearchDeps } from "./search/pipeline.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -45,6 +46,9 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
     options.database ??
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart }));
   if (!options.database) closers.push(() => database.close());
+  // PGlite runs no autovacuum: check now (a freshly bulk-loaded data dir) and every interval.
+  const maintenance = startMaintenance(database, { intervalMs: config.maintenanceIntervalMs, log });
+  closers.push(() => maintenance.stop());
 
   let storage: BlobStore;
   try {

@@ -30,6 +30,8 @@ export interface Database {
    * them together only makes each stage's span measure the other's wait.
    */
   concurrent: boolean;
+  /** True when the server vacuums and analyses by itself (Neon); PGlite runs no autovacuum (see `maintain`). */
+  autovacuum: boolean;
   /** Runs `select 1`; throws `DatabaseUnavailableError` when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export function wrapPglite(pglite: PGlite, telemetry: Telemetry, kind: "pglite-m
     db,
     kind,
     concurrent: false,
+    autovacuum: false,
     async ping() {
       if (closed || pglite.closed) throw new DatabaseUnavailableError("the embedded database is closed");
       await client.query("select 1");
@@ -134,6 +137,7 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
     db,
     kind: "neon",
     concurrent: true,
+    autovacuum: true,
     async ping() {
       try {
         await client.query("select 1");

@@ -1,6 +1,8 @@
 export { openDatabase, openPglite, wrapPglite } from "./client.ts";
 export type { Database, DatabaseKind, Db, NeonSocketOptions, OpenDatabaseOptions } from "./client.ts";
 export { migrateDatabase, MIGRATIONS_FOLDER } from "./migrate.ts";
+export { maintain, startMaintenance } from "./maintenance.ts";
+export type { MaintenanceReport } from "./maintenance.ts";
 export { DatabaseQueryError, DatabaseUnavailableError, InvalidCursorError, isConnectionError, toDatabaseError } from "./errors.ts";
 export { isUuid, newId } from "./ids.ts";
 export { decodeCursor, encodeCursor } from "./cursor.ts";
