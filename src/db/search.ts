@@ -256,18 +256,18 @@ export function fulltextCandidatesStatement(q: FulltextQuery): SQL | undefined {
   const rankBy = sql`websearch_to_tsquery('english', ${q.rankBy ?? query})`;
   const first = tier("tier1", sql`websearch_to_tsquery('english', ${query})`, rankBy, sql`1`, q.filters, cap, sql`${k}`);
   const level = q.prefer?.trim() ? sql`case when m.tsv @@ websearch_to_tsquery('english', ${q.prefer}) then 2 else 3 end` : sql`2`;
-  const ctes = widen
+  const ranked = widen
     ? sql`${first}, ${tier("tier2", sql`websearch_to_tsquery('english', ${widen})`, rankBy, level, q.filters, cap, sql`${k}`, [
         // A gate on an uncorrelated subquery is evaluated once, before the scan: no second tier
         // when the first already has k rows.
         sql`(select count(*) from tier1) < ${k}`,
         sql`${images.id} not in (select id from tier1)`,
-      ])},
-      hits as (select id, rank, tier from tier1 union all (select id, rank, tier from tier2 order by tier, rank desc, id limit ${k} - (select count(*) from tier1)))`
-    : sql`${first}, hits as (select id, rank, tier from tier1)`;
+      ])}
+      select id, rank, tier from tier1 union all (select id, rank, tier from tier2 order by tier, rank desc, id limit ${k} - (select count(*) from tier1))`
+    : sql`${first} select id, rank, tier from tier1`;
+  // The CTEs sit in a subquery so the statement reads as what it is, a SELECT from images (span name, db.operation.name).
   return sql`
-      with ${ctes}
       select ${IMAGE_SELECT}, hits.rank, hits.tier
-      from hits join ${images} on ${images.id} = hits.id
+      from ${images} join (with ${ranked}) as hits on ${images.id} = hits.id
       order by hits.tier, hits.rank desc, hits.id`;
 }
