@@ -80,6 +80,7 @@ const schema = z.object({
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
   SEARCH_VOCABULARY_REFRESH_MS: int(0, 3_600_000).default(1000),
   SEARCH_VECTORS_WAIT_MS: int(0, 120_000).default(1000),
+  WORD_VECTORS_CACHE_DIR: z.string().trim().min(1).optional(),
   API_KEYS: z.string().trim().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
@@ -108,6 +109,8 @@ export interface AppConfig {
   };
   generation: { concurrency: number; queueLimit: number };
   ingest: { maxUploadBytes: number; maxImagePixels: number };
+  /** Where the binary copy of the offline word vectors lives; unset: `node_modules/.cache`, else the temp dir. */
+  wordVectorsCacheDir: string | undefined;
   search: {
     rrfK: number;
     textWeight: number;
@@ -182,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     generation: { concurrency: e.GENERATION_CONCURRENCY, queueLimit: e.GENERATION_QUEUE_LIMIT },
     ingest: { maxUploadBytes: e.MAX_UPLOAD_BYTES, maxImagePixels: e.MAX_IMAGE_PIXELS },
+    wordVectorsCacheDir: e.WORD_VECTORS_CACHE_DIR,
     search: {
       rrfK: e.SEARCH_RRF_K,
       textWeight: e.SEARCH_TEXT_WEIGHT,
