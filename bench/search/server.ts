@@ -1,7 +1,8 @@
 /**
  * The service under the search benchmark, in its own process so its CPU time is its own: the
  * real `startServer` on a copied data dir (embedded PGlite on disk, offline models), with spans
- * kept in memory. Prints `ready <port>` once the word vectors are loaded and one search answered.
+ * kept in memory. Prints `listening <port>` as soon as it serves, then `ready <port>` once the word
+ * vectors are loaded and one search answered.
  * Answers the parent over IPC: `{ stages: traceId }` → each search stage's milliseconds for that
  * trace; `{ reset: true }` drops the recorded spans; `{ rss: true }` → resident set size in MB.
  *
@@ -17,6 +18,7 @@ if (!dataDir) throw new Error("usage: server.ts <data dir>");
 const { telemetry, recorder } = createTestTelemetry();
 const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" });
 const server = await startServer(config, { telemetry, log: silentLogger });
+console.log(`listening ${server.port}`);
 await server.deps.search!.wordVectors.ready();
 const warm = await fetch(`${server.url}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"query":"warm up"}' });
 if (warm.status !== 200) throw new Error(`warm-up search answered ${warm.status}: ${await warm.text()}`);
