@@ -13,7 +13,7 @@ import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
 import { fuseStage, type BranchComponent, type CandidateSignal, type FusionSettings } from "./fuse.ts";
-import { rerankStage, type RerankFeatures } from "./rerank.ts";
+import { createDocumentCache, rerankStage, type DocumentCache, type RerankFeatures } from "./rerank.ts";
 import { vectorBranch } from "./vector.ts";
 import { createCorpusVocabulary, type CorpusVocabulary } from "./vocabulary.ts";
 import { ClientFacingError } from "../errors.ts";
@@ -31,6 +31,8 @@ export interface SearchDeps {
   log?: Logger;
   /** Extra fusion signals over the candidates (see CandidateSignal); none by default. */
   signals?: readonly CandidateSignal[];
+  /** The reranker's readings of recent candidates. */
+  documents?: DocumentCache;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface SearchDeps {
 export function createSearchDeps(parts: Omit<SearchDeps, "vocabulary"> & { vocabulary?: CorpusVocabulary }): SearchDeps {
   const vocabulary =
     parts.vocabulary ?? createCorpusVocabulary({ db: parts.db, wordVectors: parts.wordVectors, log: parts.log, refreshMs: parts.config.search.vocabularyRefreshMs });
-  return { ...parts, vocabulary };
+  return { documents: createDocumentCache(), ...parts, vocabulary };
 }
 
 /** One search, already validated by the caller (the pipeline clamps numbers again). */

@@ -38,8 +38,9 @@ export const FEATURE_WEIGHTS = { coverage: 0.45, labels: 0.2, phrase: 0.15, cate
 /** Cosine similarity at which a neighbour starts to count, and where it counts fully (capped at 0.8). */
 const SOFT_MATCH = { from: 0.45, to: 0.85, cap: 0.8 } as const;
 
+/** The query's content words, their vectors, and each one's similarity to document lemmas (remembered for the request). */
 interface QueryWords {
-  words: { word: string; lemma: string }[];
+  words: { word: string; lemma: string; vector: Float32Array | undefined; similar: Map<string, number> }[];
   phrase: string;
 }
 
@@ -47,7 +48,12 @@ function queryWords(wordVectors: WordVectors, original: string): QueryWords {
   const normalized = normalizeQuery(original);
   const tokens = wordVectors.tokenize(normalized);
   const content = tokens.filter((t) => !t.stopWord);
-  const words = (content.length > 0 ? content : tokens).map((t) => ({ word: t.word, lemma: t.lemma }));
+  const words = (content.length > 0 ? content : tokens).map((t) => ({
+    word: t.word,
+    lemma: t.lemma,
+    vector: wordVectors.vector(t.lemma) ?? wordVectors.vector(t.word),
+    similar: new Map<string, number>(),
+  }));
   return { words, phrase: words.length >= 2 ? normalized : "" };
 }
 
@@ -57,12 +63,23 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
+/** The words of one image as the reranker reads them. */
+interface DocumentWords {
+  caption: string;
+  labelText: string[];
+  forms: Set<string>;
+  labelForms: Set<string>;
+  categoryForms: Set<string>;
+  /** Lemmas of the content words (soft matches are measured against these). */
+  lemmas: string[];
+}
+
 /**
  * The words of an image's caption, labels and category with their lemmas, each word analysed
  * alone (`WordVectors.analyse` remembers every word it saw, so a corpus's words are analysed
  * once, not once per candidate per search).
  */
-function documentWords(wordVectors: WordVectors, image: Pick<ImageRow, "caption" | "labels" | "category">) {
+function documentWords(wordVectors: WordVectors, image: Pick<ImageRow, "caption" | "labels" | "category">): DocumentWords {
   const caption = normalizeQuery(image.caption ?? "");
   const labelText = image.labels.map(normalizeQuery);
   const forms = new Set<string>();
@@ -81,13 +98,35 @@ function documentWords(wordVectors: WordVectors, image: Pick<ImageRow, "caption"
   add(caption);
   for (const label of labelText) add(label, labelForms);
   add(normalizeQuery(image.category ?? ""), categoryForms);
-  const vectors: Float32Array[] = [];
-  for (const lemma of lemmas) {
-    const v = wordVectors.vector(lemma);
-    if (v) vectors.push(v);
-  }
-  return { caption, labelText, forms, labelForms, categoryForms, vectors };
+  return { caption, labelText, forms, labelForms, categoryForms, lemmas: [...lemmas] };
 }
+
+/**
+ * Remembers the reranker's reading of recently seen images (by id, checked against their text), so
+ * an image that is a candidate again is not re-read: most searches of a service see the same
+ * images again and again.
+ *
+ * @example
+ * const documents = createDocumentCache(4096);
+ * await rerankStage({ ...deps, documents }, input);
+ */
+export function createDocumentCache(size = 4096) {
+  const entries = new Map<string, { key: string; words: DocumentWords }>();
+  return {
+    get(wordVectors: WordVectors, image: Pick<ImageRow, "id" | "caption" | "labels" | "category">): DocumentWords {
+      const key = `${image.caption ?? ""}\u0000${image.labels.join("\u0001")}\u0000${image.category ?? ""}`;
+      const hit = entries.get(image.id);
+      if (hit && hit.key === key) return hit.words;
+      const words = documentWords(wordVectors, image);
+      if (entries.size >= size) entries.delete(entries.keys().next().value!);
+      entries.set(image.id, { key, words });
+      return words;
+    },
+  };
+}
+
+/** The reranker's document cache type. */
+export type DocumentCache = ReturnType<typeof createDocumentCache>;
 
 /**
  * The offline, transparent relevance features of one image for the ORIGINAL query.
@@ -98,26 +137,31 @@ function documentWords(wordVectors: WordVectors, image: Pick<ImageRow, "caption"
 export function offlineFeatures(
   wordVectors: WordVectors,
   original: string | QueryWords,
-  image: Pick<ImageRow, "caption" | "labels" | "category" | "hexColors">,
+  image: Pick<ImageRow, "caption" | "labels" | "category" | "hexColors"> | (Pick<ImageRow, "caption" | "labels" | "category" | "hexColors"> & { words: DocumentWords }),
   color?: { hex: string; threshold: number },
 ): RerankFeatures {
   const q = typeof original === "string" ? queryWords(wordVectors, original) : original;
-  const doc = documentWords(wordVectors, image);
+  const doc = "words" in image ? image.words : documentWords(wordVectors, image);
   let coverage = 0;
   let labels = 0;
   let categoryHit = 0;
-  for (const { word, lemma } of q.words) {
-    if (doc.forms.has(word) || doc.forms.has(lemma)) coverage += 1;
-    else {
-      const v = wordVectors.vector(lemma) ?? wordVectors.vector(word);
-      if (v) {
-        let best = -1;
-        for (const d of doc.vectors) best = Math.max(best, dot(v, d));
-        coverage += Math.min(SOFT_MATCH.cap, Math.max(0, (best - SOFT_MATCH.from) / (SOFT_MATCH.to - SOFT_MATCH.from)));
+  for (const w of q.words) {
+    if (doc.forms.has(w.word) || doc.forms.has(w.lemma)) coverage += 1;
+    else if (w.vector) {
+      let best = -1;
+      for (const lemma of doc.lemmas) {
+        let similarity = w.similar.get(lemma);
+        if (similarity === undefined) {
+          const v = wordVectors.vector(lemma);
+          similarity = v ? dot(w.vector, v) : -1;
+          w.similar.set(lemma, similarity);
+        }
+        if (similarity > best) best = similarity;
       }
+      coverage += Math.min(SOFT_MATCH.cap, Math.max(0, (best - SOFT_MATCH.from) / (SOFT_MATCH.to - SOFT_MATCH.from)));
     }
-    if (doc.labelForms.has(word) || doc.labelForms.has(lemma)) labels += 1;
-    if (doc.categoryForms.has(word) || doc.categoryForms.has(lemma)) categoryHit = 1;
+    if (doc.labelForms.has(w.word) || doc.labelForms.has(w.lemma)) labels += 1;
+    if (doc.categoryForms.has(w.word) || doc.categoryForms.has(w.lemma)) categoryHit = 1;
   }
   const n = Math.max(1, q.words.length);
   const phrase = q.phrase && (doc.caption.includes(q.phrase) || doc.labelText.some((l) => l.includes(q.phrase))) ? 1 : 0;
@@ -183,6 +227,8 @@ export function geminiRerankPrompt(original: string, candidates: readonly Pick<F
 /** Dependencies of the rerank stage. */
 export interface RerankDeps {
   wordVectors: WordVectors;
+  /** Remembered readings of recent candidates (optional; see createDocumentCache). */
+  documents?: DocumentCache;
   textModel?: TextModel;
   telemetry: Telemetry;
   config: AppConfig;
@@ -214,7 +260,8 @@ export async function rerankStage(
       return { ranked, source: "none", fallbackReason: "vectors_loading" };
     }
     const q = queryWords(deps.wordVectors, input.original);
-    const features = top.map((c) => offlineFeatures(deps.wordVectors, q, c.image, input.color));
+    const read = (image: ImageRow) => (deps.documents ? { ...image, words: deps.documents.get(deps.wordVectors, image) } : image);
+    const features = top.map((c) => offlineFeatures(deps.wordVectors, q, read(c.image), input.color));
     let scores = features.map(offlineScore);
     let source: "offline" | "gemini" = "offline";
     let fallbackReason: string | undefined;
