@@ -214,8 +214,9 @@ async function load(service: Service, bodies: QueryBody[], work: string, pinned:
   return {
     rps,
     requests,
-    p50: parseDuration(/50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99: parseDuration(/99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    // Anchored: the thread stats line's "+/- Stdev" column (e.g. "89.50%") would match too.
+    p50: parseDuration(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ""),
+    p99: parseDuration(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ""),
     max: parseDuration(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ""),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
     errors: /Socket errors:.*/.exec(out)?.[0],

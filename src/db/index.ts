@@ -18,7 +18,8 @@ export {
 } from "./images.ts";
 export { listImages } from "./images.ts";
 export type { BulkImage, EmbeddingInput, ListImagesOptions, Page, StoredEmbedding } from "./images.ts";
-export { exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
+export { candidateFilters, exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
+export { vocabularySnapshot } from "./vocabulary.ts";
 export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";
 export type { GenerationPatch } from "./generations.ts";
