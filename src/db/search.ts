@@ -171,13 +171,15 @@ export function vectorCandidatesStatement(q: VectorQuery): SQL {
   const efSearch = String(Math.min(1000, Math.max(k, Math.trunc(q.efSearch) || 40)));
   const source = needsImages(q.filters) ? sql`${imageEmbeddings} join ${images} on ${images.id} = ${imageEmbeddings.imageId}` : sql`${imageEmbeddings}`;
   const where = and(modelPredicate(q.model), ...candidateFilters(q.filters, sql`${imageEmbeddings.imageId}`), sql`settings.ef is not null and settings.scan is not null`);
+  // k and ef_search are clamped integers, written as literals: with only the vector a parameter,
+  // a prepared statement's generic plan is the index scan, so PGlite stops re-planning it (~0.3 ms at 100k).
   return sql`
       select ${IMAGE_SELECT}, hits.distance
-      from (select set_config('hnsw.ef_search', ${efSearch}, true) as ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) as scan) as settings
+      from (select set_config('hnsw.ef_search', ${sql.raw(`'${efSearch}'`)}, true) as ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) as scan) as settings
       cross join lateral (
         select ${imageEmbeddings.imageId} as image_id, (${imageEmbeddings.embedding}::vector(${n})) <=> ${vectorLiteral(q.vector)}::vector(${n}) as distance
         from ${source} where ${where}
-        order by distance limit ${k}
+        order by distance limit ${sql.raw(String(k))}
       ) as hits
       join ${images} on ${images.id} = hits.image_id
       order by hits.distance, ${images.id}`;
