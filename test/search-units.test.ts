@@ -6,27 +6,35 @@ import { reciprocalRankFusion } from "../src/search/fuse.ts";
 import { offlineScore } from "../src/search/rerank.ts";
 
 describe("weighted reciprocal rank fusion", () => {
-  const text = [{ id: "a", rank: 0.9 }, { id: "b", rank: 0.5 }];
-  const vector = [{ id: "b", distance: 0.1 }, { id: "c", distance: 0.3 }];
+  const text = { name: "text", weight: 1, hits: [{ id: "a", score: 0.9 }, { id: "b", score: 0.5 }] };
+  const vector = { name: "vector", weight: 1, hits: [{ id: "b", score: 0.9 }, { id: "c", score: 0.7 }] };
 
-  test("sums w / (k + rank) over the branches that found each image and keeps each branch's rank and raw score", () => {
-    const fused = reciprocalRankFusion(text, vector, { k: 60, weights: { text: 1, vector: 1 }, overfetch: 3 });
+  test("sums w / (k + rank) over the lists that ranked each image and keeps each list's rank and raw score", () => {
+    const fused = reciprocalRankFusion([text, vector], 60);
     expect(fused.map((f) => f.id)).toEqual(["b", "a", "c"]);
     expect(fused[0]!.fused).toBeCloseTo(1 / 62 + 1 / 61, 12);
     expect(fused[0]!.components).toEqual({ text: { rank: 2, score: 0.5 }, vector: { rank: 1, score: 0.9 } });
     expect(fused[2]!.components).toEqual({ vector: { rank: 2, score: 0.7 } });
   });
 
-  test("branch weights and k change the order", () => {
-    const textHeavy = reciprocalRankFusion(text, vector, { k: 1, weights: { text: 4, vector: 1 }, overfetch: 3 });
+  test("list weights and k change the order", () => {
+    const textHeavy = reciprocalRankFusion([{ ...text, weight: 4 }, vector], 1);
     expect(textHeavy.map((f) => f.id)).toEqual(["a", "b", "c"]);
-    const vectorOnly = reciprocalRankFusion(text, vector, { k: 60, weights: { text: 0, vector: 1 }, overfetch: 3 });
+    const vectorOnly = reciprocalRankFusion([{ ...text, weight: 0 }, vector], 60);
     expect(vectorOnly[0]!.id).toBe("b");
     expect(vectorOnly.find((f) => f.id === "a")!.fused).toBe(0);
   });
 
+  test("an extra signal is fused like a branch, under its own name and weight", () => {
+    const warm = { name: "warmth", weight: 2, hits: [{ id: "c", score: 0.99 }] };
+    const fused = reciprocalRankFusion([text, vector, warm], 60);
+    expect(fused[0]!.id).toBe("c");
+    expect(fused[0]!.components.warmth).toEqual({ rank: 1, score: 0.99 });
+    expect(fused[0]!.fused).toBeCloseTo(1 / 62 + 2 / 61, 12);
+  });
+
   test("ties are broken by the better single rank, then the id", () => {
-    const fused = reciprocalRankFusion([{ id: "z", rank: 1 }], [{ id: "y", distance: 0 }], { k: 60, weights: { text: 1, vector: 1 }, overfetch: 1 });
+    const fused = reciprocalRankFusion([{ name: "text", weight: 1, hits: [{ id: "z", score: 1 }] }, { name: "vector", weight: 1, hits: [{ id: "y", score: 1 }] }], 60);
     expect(fused.map((f) => f.id)).toEqual(["y", "z"]);
   });
 });

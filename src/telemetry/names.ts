@@ -88,6 +88,17 @@ export const GENAI_ATTR = {
   outputTokens: "gen_ai.usage.output_tokens",
 } as const;
 
+/**
+ * Attributes and the event a search stage span carries when a model helper failed or timed out
+ * and the stage fell back (offline path) or was dropped; the answer lists the stage in `degraded`.
+ */
+export const SEARCH_ATTR = {
+  degraded: "search.degraded",
+  degradedReason: "search.degraded.reason",
+  /** The event's name (one event per fallback, with a `reason` attribute). */
+  degradedEvent: "search.degraded",
+} as const;
+
 /** Every span name above, for checks. */
 export const ALL_SPAN_NAMES: readonly string[] = Object.values(SPAN);
 
@@ -97,4 +108,6 @@ export const ALL_ATTRIBUTES: readonly string[] = [
   ...Object.values(HTTP_ATTR),
   ...Object.values(DB_ATTR),
   ...Object.values(GENAI_ATTR),
+  SEARCH_ATTR.degraded,
+  SEARCH_ATTR.degradedReason,
 ];
