@@ -70,27 +70,34 @@ export interface FusedCandidate {
 
 
 /**
- * Weighted Reciprocal Rank Fusion: score = Σ w / (k + rank) over the lists. Ties go to the better
- * single rank, then to the id, so the order is deterministic.
+ * Weighted Reciprocal Rank Fusion: score = Σ w / (k + rank) over the lists. Ties (two lists that
+ * disagree symmetrically give equal sums: ranks 1 and 2 against 2 and 1) go to the better single
+ * rank, then to the larger sum of the candidate's scores each relative to its list's best
+ * (w · score / best), then to the id, so the order is deterministic and does not depend on the
+ * order the images were stored in.
  *
  * @example
  * reciprocalRankFusion([{ name: "text", weight: 1, hits: [{ id: "a", score: 0.3 }] }, { name: "vector", weight: 1, hits: [{ id: "a", score: 0.9 }, { id: "b", score: 0.8 }] }], 60);
  * // [{ id: "a", fused: 2/61, ... }, { id: "b", fused: 1/62, ... }]
  */
 export function reciprocalRankFusion(lists: readonly RankedList[], k: number): { id: string; fused: number; components: FusionComponents }[] {
-  const byId = new Map<string, { id: string; fused: number; components: FusionComponents; best: number }>();
+  const byId = new Map<string, { id: string; fused: number; components: FusionComponents; best: number; share: number }>();
   for (const list of lists) {
+    let top = 0;
+    for (const hit of list.hits) if (hit.score > top) top = hit.score;
     for (let i = 0; i < list.hits.length; i++) {
       const hit = list.hits[i]!;
       let entry = byId.get(hit.id);
-      if (!entry) byId.set(hit.id, (entry = { id: hit.id, fused: 0, components: {}, best: Infinity }));
+      if (!entry) byId.set(hit.id, (entry = { id: hit.id, fused: 0, components: {}, best: Infinity, share: 0 }));
       if (entry.components[list.name]) continue;
       entry.components[list.name] = { rank: i + 1, score: hit.score };
-      entry.fused += (list.weight * (hit.weight ?? 1)) / (k + i + 1);
+      const weight = list.weight * (hit.weight ?? 1);
+      entry.fused += weight / (k + i + 1);
+      if (top > 0) entry.share += (weight * Math.max(0, hit.score)) / top;
       if (i + 1 < entry.best) entry.best = i + 1;
     }
   }
-  const out = [...byId.values()].sort((a, b) => b.fused - a.fused || a.best - b.best || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const out = [...byId.values()].sort((a, b) => b.fused - a.fused || a.best - b.best || b.share - a.share || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return out.map(({ id, fused, components }) => ({ id, fused, components }));
 }
 

@@ -302,7 +302,8 @@ export async function rerankStage(
           score: (1 - input.weight) * fusedNormalized + input.weight * rerankScore,
         };
       })
-      .sort((a, b) => b.score - a.score || b.fused - a.fused || (a.id < b.id ? -1 : 1));
+      // Stable: equal scores keep the fused order (fusion breaks its own ties), not the ids' order.
+      .sort((a, b) => b.score - a.score || b.fused - a.fused);
     span.setAttributes({ "search.rerank.source": source, "search.rerank.candidates": ranked.length });
     return { ranked, source, fallbackReason };
   });
