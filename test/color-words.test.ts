@@ -165,7 +165,18 @@ describe("colour words in a search, over HTTP", () => {
   test("the reranker scores colour words against the palette too (fused + rerank keeps the coloured car first)", async () => {
     const body = await search({ query: "yellow car", limit: 10, explain: true, rerank: { weight: 1 } });
     expect(keyOf(body.results[0]!.id)).toBe("hatchback");
-    const features = (body.results[0]!.components.rerank as unknown as { features: { color?: number } }).features;
-    expect(features.color).toBeGreaterThan(0.5);
+    const features = (id: string) => (body.results.find((r) => r.id === id)!.components.rerank as unknown as { features: { color?: number; coverage: number } }).features;
+    expect(features(body.results[0]!.id).color).toBeGreaterThan(0.5);
+    // "yellow" is in no caption: the palette covers it as far as it holds yellow, as the caption covers "car".
+    const yellowness = paletteMatch(colorWordsIn("yellow"), CARS[0]!.hexColors, 20).closeness.yellow!;
+    expect(yellowness).toBeGreaterThan(0.8);
+    expect(features(rows.get("hatchback")!.id).coverage).toBeCloseTo((1 + yellowness) / 2, 9);
+    expect(features(rows.get("coupe")!.id).coverage).toBeCloseTo(0.5, 9);
+    // With a colour filter the feature scores the filter's colour, and the colour word is still covered by the palette.
+    const filtered = await search({ query: "yellow car", limit: 10, explain: true, rerank: { weight: 1 }, filters: { color: "#ffd000" } });
+    expect(filtered.results.map((r) => keyOf(r.id))).toEqual(["hatchback"]);
+    const filteredFeatures = (filtered.results[0]!.components.rerank as unknown as { features: { color: number; coverage: number } }).features;
+    expect(filteredFeatures.color).toBe(1);
+    expect(filteredFeatures.coverage).toBeCloseTo((1 + yellowness) / 2, 9);
   });
 });

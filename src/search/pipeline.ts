@@ -230,8 +230,9 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       candidates: fused,
       weight: rerankWeight,
       topN,
-      // The colour filter's colour, else the query's colour words: how well each palette holds it.
-      color: color ? colorMatch([filterColor(color)], config.search.colorThreshold) : colorWords,
+      // The `color` feature scores the filter's colour, else the query's colour words; colour words
+      // count as covered by the palette either way.
+      color: color ? { score: colorMatch([filterColor(color)], config.search.colorThreshold).score, words: colorWords?.words } : colorWords,
       vectorsReady,
     }),
   );

@@ -9,7 +9,7 @@ import type { FusedCandidate } from "./fuse.ts";
 
 /** The offline reranker's features for one candidate, each in [0, 1]. */
 export interface RerankFeatures {
-  /** Share of query words found in caption, labels or category (a close word-vector neighbour counts partly). */
+  /** Share of query words found in caption, labels or category (a close word-vector neighbour counts partly; a colour word, as much as the palette holds it). */
   coverage: number;
   /** Share of query words that are labels. */
   labels: number;
@@ -28,6 +28,13 @@ export interface RerankFeatures {
 export interface RerankColor {
   /** How well a palette holds the colours, in [0, 1]: the `color` feature. */
   score(palette: readonly string[]): number;
+  /**
+   * Query words that name a colour → how close a palette comes to that colour, in [0, 1]. Such a
+   * word is covered by the palette as much as by the text: captions rarely name the colours their
+   * palette shows, and a colour word counted as missing pulled down the very images the colour
+   * signal had found.
+   */
+  words?: ReadonlyMap<string, (palette: readonly string[]) => number>;
 }
 
 /** A candidate after reranking. */
@@ -154,7 +161,9 @@ export function offlineFeatures(
   let labels = 0;
   let categoryHit = 0;
   for (const w of q.words) {
-    if (doc.forms.has(w.word) || doc.forms.has(w.lemma)) coverage += 1;
+    const palette = color?.words?.get(w.word) ?? color?.words?.get(w.lemma);
+    const byPalette = palette ? palette(image.hexColors) : 0;
+    if (doc.forms.has(w.word) || doc.forms.has(w.lemma) || byPalette >= 1) coverage += 1;
     else if (w.vector) {
       let best = -1;
       for (const lemma of doc.lemmas) {
@@ -166,8 +175,8 @@ export function offlineFeatures(
         }
         if (similarity > best) best = similarity;
       }
-      coverage += Math.min(SOFT_MATCH.cap, Math.max(0, (best - SOFT_MATCH.from) / (SOFT_MATCH.to - SOFT_MATCH.from)));
-    }
+      coverage += Math.max(byPalette, Math.min(SOFT_MATCH.cap, Math.max(0, (best - SOFT_MATCH.from) / (SOFT_MATCH.to - SOFT_MATCH.from))));
+    } else coverage += byPalette;
     if (doc.labelForms.has(w.word) || doc.labelForms.has(w.lemma)) labels += 1;
     if (doc.categoryForms.has(w.word) || doc.categoryForms.has(w.lemma)) categoryHit = 1;
   }
