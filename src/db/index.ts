@@ -22,7 +22,7 @@ export { countImagesMissing, imagesMissing, setHypernyms } from "./images.ts";
 export type { BulkImage, CategoryCount, EmbeddingInput, IdPage, ListImagesOptions, Missing, Page, StoredEmbedding } from "./images.ts";
 export { candidateFilters, exactVectorCandidates, fulltextCandidates, vectorCandidates } from "./search.ts";
 export { vocabularySnapshot } from "./vocabulary.ts";
-export type { CandidateFilters, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
+export type { CandidateFilters, CandidateImage, FulltextCandidate, FulltextQuery, VectorCandidate, VectorQuery } from "./search.ts";
 export { getGeneration, insertGeneration, listGenerations, updateGeneration } from "./generations.ts";
 export type { GenerationPatch } from "./generations.ts";
 export * from "./schema.ts";

@@ -30,11 +30,18 @@ export interface VectorQuery {
   filters?: CandidateFilters;
 }
 
+/**
+ * A candidate's record: every column but the generated `search_tsv` and `hypernyms`, which the
+ * full-text branch already reads from `search_tsv` and nothing after it uses. Up to 64 words a
+ * row, parsed for every candidate of every search, they cost the service ~0.2 ms a search.
+ */
+export type CandidateImage = Omit<ImageRow, "hypernyms">;
+
 export interface VectorCandidate {
   id: string;
   /** Cosine distance, 0 (same direction) .. 2 (opposite). */
   distance: number;
-  image: ImageRow;
+  image: CandidateImage;
 }
 
 export interface FulltextQuery {
@@ -64,7 +71,7 @@ export interface FulltextCandidate {
   rank: number;
   /** 1: matches `query`; 2: matches `widen` and `prefer`; 3: matches only `widen` (without `prefer`, 2). */
   tier: 1 | 2 | 3;
-  image: ImageRow;
+  image: CandidateImage;
 }
 
 /**
@@ -118,9 +125,11 @@ function vectorLiteral(vector: number[]): string {
   return `[${vector.join(",")}]`;
 }
 
-/** `images.<column>, …` in `imageColumns` order, for raw statements that return image records. */
+const { hypernyms: _hypernyms, ...candidateColumns } = imageColumns;
+
+/** `images.<column>, …` in `candidateColumns` order, for raw statements that return candidate records. */
 const IMAGE_SELECT = sql.join(
-  Object.values(imageColumns).map((c) => sql`${images}.${sql.identifier(c.name)}`),
+  Object.values(candidateColumns).map((c) => sql`${images}.${sql.identifier(c.name)}`),
   sql`, `,
 );
 
@@ -128,13 +137,13 @@ const IMAGE_SELECT = sql.join(
  * An image record from a raw row (driver values by column name), mapped by the columns' own
  * drizzle mappers, so PGlite and Neon rows read the same.
  */
-function imageFromRow(raw: Record<string, unknown>): ImageRow {
+function imageFromRow(raw: Record<string, unknown>): CandidateImage {
   const out: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(imageColumns)) {
+  for (const [key, column] of Object.entries(candidateColumns)) {
     const value = raw[column.name];
     out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value as never);
   }
-  return out as ImageRow;
+  return out as CandidateImage;
 }
 
 function rowsOf(result: unknown): Record<string, unknown>[] {

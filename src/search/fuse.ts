@@ -1,5 +1,4 @@
-import type { ImageRow } from "../db/schema.ts";
-import type { FulltextCandidate, VectorCandidate } from "../db/search.ts";
+import type { CandidateImage, FulltextCandidate, VectorCandidate } from "../db/search.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 
 /** Reciprocal Rank Fusion settings (per request, within bounds, or from settings). */
@@ -56,7 +55,7 @@ function textWeight(hit: FulltextCandidate, queryWords: number): number {
 export interface CandidateSignal {
   name: string;
   weight: number;
-  rank(candidates: readonly ImageRow[]): { id: string; score: number }[];
+  rank(candidates: readonly CandidateImage[]): { id: string; score: number }[];
 }
 
 /** A candidate after fusion, with its stored record (loaded by the branch that found it). */
@@ -65,7 +64,7 @@ export interface FusedCandidate {
   /** Σ weight / (k + rank) over the lists that ranked it. */
   fused: number;
   components: FusionComponents;
-  image: ImageRow;
+  image: CandidateImage;
 }
 
 
@@ -132,7 +131,7 @@ export async function fuseStage(
     SPAN.searchFuse,
     { "search.rrf_k": settings.k, "search.weight.text": settings.weights.text, "search.weight.vector": settings.weights.vector },
     async (span) => {
-      const images = new Map<string, ImageRow>();
+      const images = new Map<string, CandidateImage>();
       for (const hit of input.text) images.set(hit.id, hit.image);
       for (const hit of input.vector) images.set(hit.id, hit.image);
       const lists: RankedList[] = [

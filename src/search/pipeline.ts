@@ -5,7 +5,7 @@ import type { Database } from "../db/client.ts";
 import { isUuid } from "../db/ids.ts";
 import { getEmbedding, getImage } from "../db/images.ts";
 import type { ImageRole, ImageRow } from "../db/schema.ts";
-import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
+import type { CandidateFilters, CandidateImage, FulltextCandidate, VectorCandidate } from "../db/search.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
 import { colorMatch, colorWordsIn, filterColor } from "./color-words.ts";
@@ -66,7 +66,7 @@ export interface SearchHit {
   id: string;
   rank: number;
   score: number;
-  image: ImageRow;
+  image: CandidateImage;
   /** Each fused list's rank and raw score (`text`, `vector`, any extra signal by name) and the reranker's score. */
   components: {
     text?: BranchComponent;

@@ -2,6 +2,7 @@ import type { AppConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import type { ImageRow } from "../db/schema.ts";
+import type { CandidateImage } from "../db/search.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
 import { markDegraded } from "./degraded.ts";
 import { normalizeQuery } from "./expand.ts";
@@ -273,7 +274,7 @@ export async function rerankStage(
       return { ranked, source: "none", fallbackReason: "vectors_loading" };
     }
     const q = queryWords(deps.wordVectors, input.original);
-    const read = (image: ImageRow) => (deps.documents ? { ...image, words: deps.documents.get(deps.wordVectors, image) } : image);
+    const read = (image: CandidateImage) => (deps.documents ? { ...image, words: deps.documents.get(deps.wordVectors, image) } : image);
     const features = top.map((c) => offlineFeatures(deps.wordVectors, q, read(c.image), input.color));
     let scores = features.map(offlineScore);
     let source: "offline" | "gemini" = "offline";
