@@ -90,16 +90,17 @@ describe("POST /api/search", () => {
     expect(e.rerank.query).toBe("red car");
   });
 
-  test("the trace holds one span per stage under the request span, with database CLIENT spans below", async () => {
-    const body = await search({ query: "dog on a couch", limit: 3 });
+  test.each(["dog on a couch", "a red dog on a couch"])("the trace holds one span per stage under the request span, with database CLIENT spans below (%p)", async (query) => {
+    const body = await search({ query, limit: 3 });
     const tree = recorder.tree(body.traceId);
     expect(tree.length).toBe(1);
     const root = tree[0]!;
     expect(root.name).toBe("POST /api/search");
     const stages = root.children.map((c) => c.name).filter((n) => n.startsWith("search."));
     expect([...stages].sort()).toEqual([...SEARCH_STAGES].sort());
-    // Each branch is one statement that also loads its candidates' records; fusion needs no database.
-    for (const [name, statements] of [["search.vector", 1], ["search.fulltext", 1], ["search.fuse", 0]] as const) {
+    // Each branch is one statement that also loads its candidates' records; fusion (colour words
+    // included: they read the palettes the branches brought) and rerank need no database.
+    for (const [name, statements] of [["search.vector", 1], ["search.fulltext", 1], ["search.fuse", 0], ["search.rerank", 0]] as const) {
       const stage = root.children.find((c) => c.name === name)!;
       const db = stage.children.flatMap(function all(n): typeof stage.children {
         return [n, ...n.children.flatMap(all)];
