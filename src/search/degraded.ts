@@ -1,4 +1,14 @@
-import { SEARCH_ATTR, type TelemetrySpan } from "../telemetry/index.ts";
+import { SEARCH_ATTR, SPAN, type TelemetrySpan } from "../telemetry/index.ts";
+
+/**
+ * The stages that can fall back or be dropped when a model helper fails, times out or is not
+ * loaded yet: what a search answer's `degraded` may list, in pipeline order.
+ *
+ * @example
+ * const stage: DegradableStage = DEGRADABLE_STAGES[0]; // "search.expand"
+ */
+export const DEGRADABLE_STAGES = [SPAN.searchExpand, SPAN.searchEmbed, SPAN.searchRerank] as const;
+export type DegradableStage = (typeof DEGRADABLE_STAGES)[number];
 
 /**
  * Records on a stage span that the stage fell back or was dropped (a model helper failed or timed

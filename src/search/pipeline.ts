@@ -9,7 +9,7 @@ import type { CandidateFilters, CandidateImage, FulltextCandidate, VectorCandida
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
 import { colorMatch, colorWordsIn, filterColor } from "./color-words.ts";
-import { settlesWithin } from "./degraded.ts";
+import { settlesWithin, type DegradableStage } from "./degraded.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
@@ -85,8 +85,7 @@ export interface RerankComponent {
   features: RerankFeatures;
 }
 
-/** The stages that can fall back or be dropped when a model helper fails, times out or is not loaded yet. */
-export type DegradableStage = typeof SPAN.searchExpand | typeof SPAN.searchEmbed | typeof SPAN.searchRerank;
+export type { DegradableStage };
 
 /** Stage timings in milliseconds. */
 export type StageMs = Record<"expand" | "embed" | "vector" | "fulltext" | "fuse" | "rerank", number>;

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { GENERATION_STATUSES, IMAGE_ROLES } from "../../db/schema.ts";
-import { SPAN } from "../../telemetry/names.ts";
+import { DEGRADABLE_STAGES } from "../../search/degraded.ts";
 import { UPLOAD_FIELDS } from "../../ingest/store.ts";
 
 const hexColor = z.string().regex(/^#[0-9a-f]{6}$/).describe("`#rrggbb`");
@@ -171,7 +171,7 @@ export type SearchHit = z.infer<typeof SearchHit>;
 export const SearchAnswer = z.object({
   results: z.array(SearchHit),
   degraded: z
-    .array(z.enum([SPAN.searchExpand, SPAN.searchEmbed, SPAN.searchRerank]))
+    .array(z.enum(DEGRADABLE_STAGES))
     .describe("stages whose model helper failed, timed out or was not loaded yet, so they fell back to their offline path or were left out; `[]` when none"),
   traceId: z.string().optional().describe("the request's trace id; absent when tracing is off (`OTEL_SDK_DISABLED=true`)"),
   explain: z
