@@ -74,7 +74,7 @@ export function paletteMatch(colors: readonly QueryColor[], palette: readonly st
   const closeness: Record<string, number> = {};
   let sum = 0;
   for (const color of colors) {
-    const d = Math.min(...color.anchors.map((a) => paletteDistance(a.lab, palette)));
+    const d = paletteDistance(color.anchors.map((a) => a.lab), palette);
     distances[color.name] = Math.round(d * 100) / 100;
     closeness[color.name] = Number.isFinite(d) ? Math.max(0, 1 - d / Math.max(threshold, 1e-6)) : 0;
     sum += closeness[color.name]!;
