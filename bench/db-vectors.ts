@@ -14,7 +14,7 @@ import { sql } from "drizzle-orm";
 import { openPglite, wrapPglite } from "../src/db/client.ts";
 import { migrateDatabase } from "../src/db/migrate.ts";
 import { HNSW_EF_CONSTRUCTION, HNSW_M, INDEXED_EMBEDDINGS } from "../src/db/schema.ts";
-import { exactVectorCandidates, vectorCandidates, type VectorCandidate } from "../src/db/search.ts";
+import { exactVectorCandidates, vectorCandidates } from "../src/db/search.ts";
 import { bulkInsertImages, insertImageWithEmbeddings } from "../src/db/images.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 
@@ -68,7 +68,7 @@ function percentile(sorted: number[], p: number): number {
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
-function recall(found: VectorCandidate[], truth: VectorCandidate[]): number {
+function recall(found: { id: string }[], truth: { id: string }[]): number {
   const want = new Set(truth.map((t) => t.id));
   return truth.length === 0 ? 1 : found.filter((f) => want.has(f.id)).length / truth.length;
 }
@@ -134,7 +134,7 @@ console.log(`HNSW build: ${fmt(buildSeconds, 1)} s for ${total} vectors (mainten
 const queries = Array.from({ length: QUERIES }, sample);
 async function run(filters: { category?: string } | undefined, label: string) {
   started = performance.now();
-  const truth: VectorCandidate[][] = [];
+  const truth: { id: string; distance: number }[][] = [];
   const exactMs: number[] = [];
   for (const vector of queries) {
     const t = performance.now();

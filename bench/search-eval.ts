@@ -27,7 +27,7 @@ import { renderScene } from "../src/ingest/demo/render.ts";
 import { backfillHypernyms, createHypernymExpander } from "../src/ingest/hypernyms.ts";
 import { ingestImage } from "../src/ingest/pipeline.ts";
 import { silentLogger } from "../src/log.ts";
-import { searchImages, type SearchDeps, type SearchHit } from "../src/search/pipeline.ts";
+import { createSearchDeps, searchImages, type SearchDeps, type SearchHit } from "../src/search/pipeline.ts";
 import { createLocalBlobStore } from "../src/storage/local.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 
@@ -268,7 +268,7 @@ export async function buildEvalIndex(corpus: readonly DemoImage[] = DEMO_IMAGES)
     slugById.set(image.id, entry.slug);
   }
   return {
-    deps: { db: database, embedder, wordVectors, telemetry, config },
+    deps: createSearchDeps({ db: database, embedder, wordVectors, telemetry, config }),
     slugById,
     ingestMs: Math.round(performance.now() - started),
     backfill: async () => (await backfillHypernyms({ db: database.db, expander: createHypernymExpander({ wordVectors }) })).written,

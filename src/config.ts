@@ -54,6 +54,7 @@ const schema = z.object({
     )
     .optional(),
   DB_MIGRATE_ON_START: bool.default(true),
+  DB_MAINTENANCE_INTERVAL_MS: int(0, 86_400_000).default(60_000),
   S3_BUCKET: z.string().trim().min(1).optional(),
   S3_ENDPOINT: url.optional(),
   S3_REGION: z.string().trim().min(1).default("us-east-1"),
@@ -81,6 +82,9 @@ const schema = z.object({
   SEARCH_COLOR_THRESHOLD: num(0, 100).default(20),
   SEARCH_COLOR_WORD_WEIGHT: num(0, 10).default(1),
   SEARCH_HNSW_EF_SEARCH: int(1, 1000).default(80),
+  SEARCH_VOCABULARY_REFRESH_MS: int(0, 3_600_000).default(1000),
+  SEARCH_VECTORS_WAIT_MS: int(0, 120_000).default(1000),
+  WORD_VECTORS_CACHE_DIR: z.string().trim().min(1).optional(),
   API_KEYS: z
     .string()
     .trim()
@@ -111,6 +115,8 @@ export interface AppConfig {
   /** Unset: PGlite under dataDir; `memory://`: in-memory PGlite; a postgres URL: Neon driver. */
   databaseUrl: string | undefined;
   migrateOnStart: boolean;
+  /** How often the service checks whether the embedded database needs VACUUM ANALYZE (0: never). */
+  maintenanceIntervalMs: number;
   s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; presignTtlSeconds: number } | undefined;
   gemini: {
     apiKey: string | undefined;
@@ -130,6 +136,8 @@ export interface AppConfig {
     /** Uploads waiting for a slot; past it, 503 with `Retry-After`. */
     uploadQueueLimit: number;
   };
+  /** Where the binary copy of the offline word vectors lives; unset: `node_modules/.cache`, else the temp dir. */
+  wordVectorsCacheDir: string | undefined;
   search: {
     rrfK: number;
     textWeight: number;
@@ -141,6 +149,10 @@ export interface AppConfig {
     /** Fusion weight of colour words in the query matched against palettes (0 = off). */
     colorWordWeight: number;
     efSearch: number;
+    /** How old the corpus vocabulary copy may get before a search starts a (background) check; 0: every search checks. */
+    vocabularyRefreshMs: number;
+    /** How long a search waits for the offline word vectors (first start) before it goes on without them. */
+    vectorsWaitMs: number;
   };
   apiKeys: string[];
   /** False: listing and fetching images and generations need a key too (see `src/http/auth.ts`). */
@@ -205,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     migrateOnStart: e.DB_MIGRATE_ON_START,
+    maintenanceIntervalMs: e.DB_MAINTENANCE_INTERVAL_MS,
     s3: e.S3_BUCKET
       ? {
           bucket: e.S3_BUCKET,
@@ -230,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uploadConcurrency: e.UPLOAD_CONCURRENCY ?? availableParallelism(),
       uploadQueueLimit: e.UPLOAD_QUEUE_LIMIT,
     },
+    wordVectorsCacheDir: e.WORD_VECTORS_CACHE_DIR,
     search: {
       rrfK: e.SEARCH_RRF_K,
       textWeight: e.SEARCH_TEXT_WEIGHT,
@@ -240,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       colorThreshold: e.SEARCH_COLOR_THRESHOLD,
       colorWordWeight: e.SEARCH_COLOR_WORD_WEIGHT,
       efSearch: e.SEARCH_HNSW_EF_SEARCH,
+      vocabularyRefreshMs: e.SEARCH_VOCABULARY_REFRESH_MS,
+      vectorsWaitMs: e.SEARCH_VECTORS_WAIT_MS,
     },
     apiKeys,
     publicReads: e.PUBLIC_READS,

@@ -3,9 +3,11 @@ import { createAiProviders } from "./ai/index.ts";
 import { createApp, type AppDeps } from "./http/app.ts";
 import { maxRequestBodyBytes } from "./http/limits.ts";
 import { openDatabase, type Database } from "./db/index.ts";
+import { startMaintenance } from "./db/maintenance.ts";
 import { createGenerationDeps } from "./generation/index.ts";
 import { reconcileAtStart } from "./integrity/index.ts";
 import { createHypernymExpander } from "./ingest/hypernyms.ts";
+import { createSearchDeps } from "./search/pipeline.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createBlobStore, type BlobStore } from "./storage/index.ts";
 import { createTelemetry, type Telemetry } from "./telemetry/index.ts";
@@ -45,7 +47,7 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
 
   // Data safety, in this order: lock the data directory (openDatabase does, for PGlite on disk: a
   // second process fails here naming the holder) → open and migrate → reconcile crash leftovers
-  // (below, once storage is open) → serve. An unreachable database stops startup.
+  // (below, once storage is open) → maintenance (background) → serve. An unreachable database stops startup.
   const database =
     options.database ??
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart, owner: "server" }));
@@ -61,13 +63,16 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   if (!options.storage) closers.push(() => storage.close());
   // A database passed in belongs to the caller (tests), who reconciles it if it wants to.
   if (!options.database) await reconcileAtStart({ database, storage, config }, log);
+  // PGlite runs no autovacuum: check now (a freshly bulk-loaded data dir) and every interval.
+  const maintenance = startMaintenance(database, { intervalMs: config.maintenanceIntervalMs, log });
+  closers.push(() => maintenance.stop());
 
   // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
   const ai = createAiProviders(config, { telemetry, log });
   // WordNet hypernyms at ingest (loaded on the first upload, ~50 ms); search never looks them up.
   const hypernyms = createHypernymExpander({ wordVectors: ai.wordVectors });
   const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms, telemetry, config, log };
-  const search = { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log };
+  const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
 
   const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
 

@@ -7,9 +7,9 @@ import { createApp } from "../src/http/app.ts";
 import { BASIC_COLOR_TERMS, COLOR_NAMES, colorName } from "../src/ingest/color-names.ts";
 import { silentLogger } from "../src/log.ts";
 import { ciede2000, hexToLab } from "../src/search/color.ts";
-import { colorWordsIn, filterColor, paletteMatch } from "../src/search/color-words.ts";
-import { fusePaletteSignal, type FusedCandidate } from "../src/search/fuse.ts";
-import { searchImages } from "../src/search/pipeline.ts";
+import { colorMatch, colorWordsIn, filterColor, paletteMatch } from "../src/search/color-words.ts";
+import { reciprocalRankFusion } from "../src/search/fuse.ts";
+import { createSearchDeps, searchImages, type SearchDeps } from "../src/search/pipeline.ts";
 import { createTestTelemetry, SPAN } from "../src/telemetry/index.ts";
 import { insertFixture, type FixtureImage } from "./search-fixture.ts";
 
@@ -52,7 +52,8 @@ describe("colour words in a query", () => {
     expect(match.score).toBeCloseTo(1 - nearest / 20, 9);
     expect(match.distances.yellow).toBeCloseTo(nearest, 2);
     expect(paletteMatch([yellow!], ["#0000ff", "#000000"], 20).score).toBe(0);
-    expect(paletteMatch([yellow!], [], 20)).toEqual({ score: 0, distances: { yellow: Infinity } });
+    expect(paletteMatch([yellow!], [], 20)).toEqual({ score: 0, distances: { yellow: Infinity }, closeness: { yellow: 0 } });
+    expect(match.closeness.yellow).toBeCloseTo(1 - nearest / 20, 9);
     // Two colours: the mean of their closeness, so a palette holding both beats one holding one.
     const both = colorWordsIn("blue and yellow");
     expect(paletteMatch(both, ["#0000ff", "#ffff00"], 20).score).toBe(1);
@@ -62,23 +63,39 @@ describe("colour words in a query", () => {
   });
 });
 
-describe("the palette signal in fusion", () => {
-  const fused = (id: string, score: number): FusedCandidate => ({ id, fused: score, components: { text: { rank: 1, score: 0.1 } } });
+describe("the colour words as a fusion signal", () => {
+  const image = (id: string, hexColors: string[]) => ({ id, hexColors }) as ImageRow;
+  const images = [image("a", ["#000000"]), image("b", ["#ffff00"]), image("c", ["#fefe00"]), image("d", ["#0000ff"])];
 
-  test("ranks candidates by palette score and adds weight / (k + rank); others keep their score and order", () => {
-    const candidates = [fused("a", 0.05), fused("b", 0.04), fused("c", 0.03), fused("d", 0.03)];
-    const palettes = new Map([["a", ["#000000"]], ["b", ["#ffff00"]], ["c", ["#fefe00"]], ["d", ["#0000ff"]]]);
-    const score = (p: readonly string[]) => paletteMatch(colorWordsIn("yellow"), p, 20).score;
-    const out = fusePaletteSignal(candidates, palettes, { weight: 1, score }, 60);
-    // b: 0.04 + 1/61; a: 0.05 (no yellow); c: 0.03 + 1/62; d: 0.03 (no yellow).
-    expect(out.map((c) => c.id)).toEqual(["b", "a", "c", "d"]);
+  test("ranks the candidates whose palette holds the colour, best first, fused with its own weight; the others get nothing from it", () => {
+    const signal = colorMatch(colorWordsIn("yellow"), 20).signal(1);
+    expect(signal).toMatchObject({ name: "color", weight: 1 });
+    const ranked = signal.rank(images);
+    expect(ranked.map((h) => h.id)).toEqual(["b", "c"]);
+    expect(ranked[0]!.score).toBe(1);
+    expect(ranked[1]!.score).toBeLessThan(1);
+    const text = { name: "text", weight: 1, hits: images.map((i) => ({ id: i.id, score: 0.1 })) };
+    // a: 1/61; b: 1/62 + 1/61; c: 1/63 + 1/62; d: 1/64.
+    const out = reciprocalRankFusion([text, { name: signal.name, weight: signal.weight, hits: ranked }], 60);
+    expect(out.map((c) => c.id)).toEqual(["b", "c", "a", "d"]);
     expect(out[0]!.components.color).toEqual({ rank: 1, score: 1 });
-    expect(out[0]!.fused).toBeCloseTo(0.04 + 1 / 61, 12);
-    expect(out[2]!.components.color!.rank).toBe(2);
-    expect(out[2]!.fused).toBeCloseTo(0.03 + 1 / 62, 12);
-    expect(out[1]).toEqual(candidates[0]!);
-    expect(out[3]).toEqual(candidates[3]!);
-    expect(fusePaletteSignal(candidates, palettes, { weight: 0, score }, 60).map((c) => c.id)).toEqual(["a", "b", "c", "d"]);
+    expect(out[0]!.fused).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(out[1]!.components.color!.rank).toBe(2);
+    expect(out[2]).toEqual({ id: "a", fused: 1 / 61, components: { text: { rank: 1, score: 0.1 } } });
+    expect(reciprocalRankFusion([text, { name: "color", weight: 0, hits: ranked }], 60).map((c) => c.id)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  test("scores each palette once per request, and tells the reranker how close a palette is to the colour each query word names", () => {
+    const match = colorMatch(colorWordsIn("a light-blue and yellow door"), 20);
+    const lightBlue = ["#add8e6"];
+    expect(match.score(lightBlue)).toBeCloseTo(0.5, 9);
+    expect(match.score(lightBlue)).toBe(match.score(lightBlue));
+    expect(match.words.get("light")!(lightBlue)).toBe(1);
+    expect(match.words.get("blue")!(lightBlue)).toBe(1);
+    expect(match.words.get("yellow")!(lightBlue)).toBe(0);
+    expect(match.words.get("yellow")!(["#ffff00"])).toBe(1);
+    expect(match.words.has("door")).toBe(false);
+    expect(colorMatch([filterColor("#c0392b")], 20).score(["#c0392b"])).toBe(1);
   });
 });
 
@@ -98,12 +115,13 @@ describe("colour words in a search, over HTTP", () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let rows: Map<string, ImageRow>;
   let server: ReturnType<typeof Bun.serve>;
-  const deps = () => ({ db: database, embedder, wordVectors, telemetry, config });
+  let deps: SearchDeps;
 
   beforeAll(async () => {
     database = await createTestDatabase(telemetry);
     rows = await insertFixture(database, embedder, CARS);
-    server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp({ config, telemetry, log: silentLogger, search: deps() }).fetch });
+    deps = createSearchDeps({ db: database, embedder, wordVectors, telemetry, config });
+    server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp({ config, telemetry, log: silentLogger, search: deps }).fetch });
   }, 60_000);
   afterAll(async () => {
     await server?.stop(true);
@@ -138,7 +156,7 @@ describe("colour words in a search, over HTTP", () => {
     const plain = await search({ query: "car in a garage", limit: 10, explain: true });
     expect(plain.explain!.colorWords).toBeUndefined();
     expect(plain.results.every((r) => r.components.color === undefined)).toBe(true);
-    const off = await searchImages({ ...deps(), config: loadConfig({ LOG_LEVEL: "silent", SEARCH_COLOR_WORD_WEIGHT: "0" }) }, { query: "yellow car", limit: 10 });
+    const off = await searchImages({ ...deps, config: loadConfig({ LOG_LEVEL: "silent", SEARCH_COLOR_WORD_WEIGHT: "0" }) }, { query: "yellow car", limit: 10 });
     expect(off.results.every((r) => r.components.color === undefined)).toBe(true);
     expect(off.explain.colorWords).toMatchObject({ weight: 0, boosted: 0 });
     expect(() => loadConfig({ SEARCH_COLOR_WORD_WEIGHT: "-1" })).toThrow(/SEARCH_COLOR_WORD_WEIGHT/);
@@ -147,7 +165,18 @@ describe("colour words in a search, over HTTP", () => {
   test("the reranker scores colour words against the palette too (fused + rerank keeps the coloured car first)", async () => {
     const body = await search({ query: "yellow car", limit: 10, explain: true, rerank: { weight: 1 } });
     expect(keyOf(body.results[0]!.id)).toBe("hatchback");
-    const features = (body.results[0]!.components.rerank as unknown as { features: { color?: number } }).features;
-    expect(features.color).toBeGreaterThan(0.5);
+    const features = (id: string) => (body.results.find((r) => r.id === id)!.components.rerank as unknown as { features: { color?: number; coverage: number } }).features;
+    expect(features(body.results[0]!.id).color).toBeGreaterThan(0.5);
+    // "yellow" is in no caption: the palette covers it as far as it holds yellow, as the caption covers "car".
+    const yellowness = paletteMatch(colorWordsIn("yellow"), CARS[0]!.hexColors, 20).closeness.yellow!;
+    expect(yellowness).toBeGreaterThan(0.8);
+    expect(features(rows.get("hatchback")!.id).coverage).toBeCloseTo((1 + yellowness) / 2, 9);
+    expect(features(rows.get("coupe")!.id).coverage).toBeCloseTo(0.5, 9);
+    // With a colour filter the feature scores the filter's colour, and the colour word is still covered by the palette.
+    const filtered = await search({ query: "yellow car", limit: 10, explain: true, rerank: { weight: 1 }, filters: { color: "#ffd000" } });
+    expect(filtered.results.map((r) => keyOf(r.id))).toEqual(["hatchback"]);
+    const filteredFeatures = (filtered.results[0]!.components.rerank as unknown as { features: { color: number; coverage: number } }).features;
+    expect(filteredFeatures.color).toBe(1);
+    expect(filteredFeatures.coverage).toBeCloseTo((1 + yellowness) / 2, 9);
   });
 });

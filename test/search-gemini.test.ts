@@ -4,6 +4,7 @@ import { loadConfig } from "../src/config.ts";
 import type { ImageRow } from "../src/db/schema.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createApp } from "../src/http/app.ts";
+import { createSearchDeps } from "../src/search/pipeline.ts";
 import { silentLogger } from "../src/log.ts";
 import { createTestTelemetry } from "../src/telemetry/index.ts";
 import { startFakeGemini, type FakeGemini, type GeminiRequestBody } from "./harness/fake-gemini.ts";
@@ -39,7 +40,7 @@ beforeAll(async () => {
     config,
     telemetry,
     log: silentLogger,
-    search: { db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config },
+    search: createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config }),
   });
   server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
   base = `http://127.0.0.1:${server.port}`;
@@ -51,10 +52,32 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-async function search(body: unknown) {
+interface Answer {
+  results: { id: string; components: { text?: unknown; vector?: unknown; rerank?: { score: number; source: string } } }[];
+  degraded: string[];
+  traceId: string;
+  explain: any;
+}
+
+async function search(body: unknown): Promise<Answer> {
   const res = await fetch(`${base}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   expect(res.status).toBe(200);
-  return (await res.json()) as { results: { id: string; components: { rerank?: { score: number; source: string } } }[]; traceId: string; explain: any };
+  return (await res.json()) as Answer;
+}
+
+const EMBEDDING_MODEL = "gemini-embedding-001";
+
+/** A text model that adds no words and scores every candidate alike, so the order is the fused one. */
+function neutral(body: GeminiRequestBody): unknown {
+  const prompt = promptOf(body);
+  if (!prompt.includes("Score how well")) return { terms: [] };
+  return { scores: prompt.split("\n").filter((l) => /^\[\d+\]/.test(l)).map((_, i) => ({ index: i, score: 5 })) };
+}
+
+/** The stage span of a trace, with its degradation attribute and events. */
+function stage(traceId: string, name: string) {
+  const span = recorder.spans(traceId).find((s) => s.name === name);
+  return { span, degraded: span?.attributes["search.degraded"], reason: span?.attributes["search.degraded.reason"], events: span?.events.filter((e) => e.name === "search.degraded") ?? [] };
 }
 
 describe("search with GEMINI_API_KEY (fake Gemini server)", () => {
@@ -74,6 +97,7 @@ describe("search with GEMINI_API_KEY (fake Gemini server)", () => {
     expect(fake.requests.some((r) => r.model === "gemini-embedding-001" && r.body?.requests?.[0]?.taskType === "RETRIEVAL_QUERY")).toBe(true);
 
     expect(body.explain.rerank.source).toBe("gemini");
+    expect(body.degraded).toEqual([]);
     expect(body.results[0]!.id).toBe(rows.get("blue-car")!.id);
     expect(body.results[0]!.components.rerank).toMatchObject({ score: 1, source: "gemini" });
 
@@ -106,6 +130,76 @@ describe("search with GEMINI_API_KEY (fake Gemini server)", () => {
       expect(body.explain.expandedQuery.source).toBe("offline");
       expect(body.explain.rerank.source).toBe("offline");
       expect(body.results[0]!.id).toBe(rows.get("mountain")!.id);
+    }
+  });
+});
+
+describe("a model helper that fails or times out never fails the search (answer 200, `degraded` names the stage)", () => {
+  test("the embedding model answering 503: full text alone answers, search.embed is degraded, its span says why", async () => {
+    fake.reset();
+    fake.setScenario(TEXT_MODEL, { textJson: answerFor });
+    fake.setScenario(EMBEDDING_MODEL, { status: 503, message: "overloaded" });
+    const body = await search({ query: "vintage automobile in a garage", limit: 3, explain: true });
+    expect(body.degraded).toEqual(["search.embed"]);
+    expect(body.results[0]!.id).toBe(rows.get("blue-car")!.id);
+    expect(body.results.every((r) => r.components.vector === undefined)).toBe(true);
+    expect(body.explain.embed).toEqual({ fallbackReason: "unavailable" });
+    const embed = stage(body.traceId, "search.embed");
+    expect([embed.degraded, embed.reason]).toEqual([true, "unavailable"]);
+    expect(embed.events.map((e) => e.attributes?.reason)).toEqual(["unavailable"]);
+    expect(stage(body.traceId, "search.vector").span).toBeUndefined();
+    expect(stage(body.traceId, "search.rerank").degraded).toBeUndefined();
+    const root = recorder.spans(body.traceId).find((s) => s.name === "POST /api/search")!;
+    expect(root.attributes["http.response.status_code"]).toBe(200);
+  });
+
+  test("the embedding model slower than GEMINI_AUX_TIMEOUT_MS: degraded as a timeout, the call cut off", async () => {
+    fake.reset();
+    fake.setScenario(TEXT_MODEL, { textJson: neutral });
+    fake.setScenario(EMBEDDING_MODEL, { delayMs: 3000, then: "auto" });
+    const body = await search({ query: "snowy mountain", limit: 2 });
+    expect(body.degraded).toEqual(["search.embed"]);
+    expect(body.results[0]!.id).toBe(rows.get("mountain")!.id);
+    expect(stage(body.traceId, "search.embed").reason).toBe("timeout");
+  });
+
+  test("every model down: expansion and reranker fall back offline, no vector branch; still a ranked answer", async () => {
+    fake.reset();
+    fake.setScenario("*", { status: 500 });
+    const body = await search({ query: "puppy on a sofa", limit: 3, explain: true });
+    expect(body.degraded).toEqual(["search.expand", "search.embed", "search.rerank"]);
+    expect(body.results[0]!.id).toBe(rows.get("puppy")!.id);
+    expect(body.explain.expandedQuery.source).toBe("offline");
+    expect(body.explain.rerank.source).toBe("offline");
+    for (const name of ["search.expand", "search.embed", "search.rerank"]) expect(stage(body.traceId, name).degraded).toBe(true);
+    expect(stage(body.traceId, "search.fulltext").degraded).toBeUndefined();
+  });
+
+  test("the models back: nothing degraded again", async () => {
+    fake.reset();
+    fake.setScenario(TEXT_MODEL, { textJson: neutral });
+    const body = await search({ query: "snowy mountain", limit: 5 });
+    expect(body.degraded).toEqual([]);
+    expect(body.results.some((r) => r.components.vector !== undefined)).toBe(true);
+  });
+
+  test("a fault of the search's own (the database gone) is not hidden as a degradation", async () => {
+    const config = loadConfig({ GEMINI_API_KEY: "secret-test-key", GEMINI_BASE_URL: fake.url, GEMINI_AUX_TIMEOUT_MS: "250", LOG_LEVEL: "silent" });
+    const gone = await createTestDatabase(telemetry);
+    const ai = createAiProviders(config, { wordVectors: createWordVectors() });
+    const app = createApp({ config, telemetry, log: silentLogger, search: createSearchDeps({ db: gone, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config }) });
+    const other = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
+    try {
+      fake.reset();
+      fake.setScenario(TEXT_MODEL, { textJson: answerFor });
+      await gone.close();
+      const res = await fetch(`http://127.0.0.1:${other.port}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"query":"red car"}' });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      const body = (await res.json()) as { error?: { code: string }; degraded?: unknown };
+      expect(body.error).toBeDefined();
+      expect(body.degraded).toBeUndefined();
+    } finally {
+      await other.stop(true);
     }
   });
 });

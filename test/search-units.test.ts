@@ -3,31 +3,75 @@ import { ciede2000, colorMatcher, hexToLab, isHexColor } from "../src/search/col
 import { normalizeQuery } from "../src/search/expand.ts";
 import { fulltextInput } from "../src/search/fulltext.ts";
 import { reciprocalRankFusion } from "../src/search/fuse.ts";
-import { offlineScore } from "../src/search/rerank.ts";
+import { offlineScore, rerankStage } from "../src/search/rerank.ts";
+import { createWordVectors } from "../src/ai/index.ts";
+import { loadConfig } from "../src/config.ts";
+import type { ImageRow } from "../src/db/schema.ts";
+import { noopTelemetry } from "../src/telemetry/index.ts";
 
 describe("weighted reciprocal rank fusion", () => {
-  const text = [{ id: "a", rank: 0.9 }, { id: "b", rank: 0.5 }];
-  const vector = [{ id: "b", distance: 0.1 }, { id: "c", distance: 0.3 }];
+  const text = { name: "text", weight: 1, hits: [{ id: "a", score: 0.9 }, { id: "b", score: 0.5 }] };
+  const vector = { name: "vector", weight: 1, hits: [{ id: "b", score: 0.9 }, { id: "c", score: 0.7 }] };
 
-  test("sums w / (k + rank) over the branches that found each image and keeps each branch's rank and raw score", () => {
-    const fused = reciprocalRankFusion(text, vector, { k: 60, weights: { text: 1, vector: 1 }, overfetch: 3 });
+  test("sums w / (k + rank) over the lists that ranked each image and keeps each list's rank and raw score", () => {
+    const fused = reciprocalRankFusion([text, vector], 60);
     expect(fused.map((f) => f.id)).toEqual(["b", "a", "c"]);
     expect(fused[0]!.fused).toBeCloseTo(1 / 62 + 1 / 61, 12);
     expect(fused[0]!.components).toEqual({ text: { rank: 2, score: 0.5 }, vector: { rank: 1, score: 0.9 } });
     expect(fused[2]!.components).toEqual({ vector: { rank: 2, score: 0.7 } });
   });
 
-  test("branch weights and k change the order", () => {
-    const textHeavy = reciprocalRankFusion(text, vector, { k: 1, weights: { text: 4, vector: 1 }, overfetch: 3 });
+  test("list weights and k change the order", () => {
+    const textHeavy = reciprocalRankFusion([{ ...text, weight: 4 }, vector], 1);
     expect(textHeavy.map((f) => f.id)).toEqual(["a", "b", "c"]);
-    const vectorOnly = reciprocalRankFusion(text, vector, { k: 60, weights: { text: 0, vector: 1 }, overfetch: 3 });
+    const vectorOnly = reciprocalRankFusion([{ ...text, weight: 0 }, vector], 60);
     expect(vectorOnly[0]!.id).toBe("b");
     expect(vectorOnly.find((f) => f.id === "a")!.fused).toBe(0);
   });
 
-  test("ties are broken by the better single rank, then the id", () => {
-    const fused = reciprocalRankFusion([{ id: "z", rank: 1 }], [{ id: "y", distance: 0 }], { k: 60, weights: { text: 1, vector: 1 }, overfetch: 1 });
+  test("an extra signal is fused like a branch, under its own name and weight", () => {
+    const warm = { name: "warmth", weight: 2, hits: [{ id: "c", score: 0.99 }] };
+    const fused = reciprocalRankFusion([text, vector, warm], 60);
+    expect(fused[0]!.id).toBe("c");
+    expect(fused[0]!.components.warmth).toEqual({ rank: 1, score: 0.99 });
+    expect(fused[0]!.fused).toBeCloseTo(1 / 62 + 2 / 61, 12);
+  });
+
+  test("ties are broken by the better single rank, then by the scores relative to each list's best, then by the id", () => {
+    const fused = reciprocalRankFusion([{ name: "text", weight: 1, hits: [{ id: "z", score: 1 }] }, { name: "vector", weight: 1, hits: [{ id: "y", score: 1 }] }], 60);
     expect(fused.map((f) => f.id)).toEqual(["y", "z"]);
+    // Two lists that disagree symmetrically: equal sums and best ranks; the scores decide, whatever the ids.
+    const disagree = (a: [number, number], b: [number, number]) =>
+      reciprocalRankFusion(
+        [
+          { name: "text", weight: 1, hits: [{ id: "y", score: a[0] }, { id: "z", score: a[1] }] },
+          { name: "vector", weight: 1, hits: [{ id: "z", score: b[0] }, { id: "y", score: b[1] }] },
+        ],
+        60,
+      ).map((f) => f.id);
+    expect(disagree([1.1, 0.7], [0.77, 0.76])).toEqual(["y", "z"]); // y: 1 + 0.99; z: 0.64 + 1
+    expect(disagree([1.0, 0.95], [0.9, 0.5])).toEqual(["z", "y"]); // y: 1 + 0.56; z: 0.95 + 1
+    // Better single rank first: w holds rank 1 in the third list; x ranks 2, 2 and 2.
+    const ranks = reciprocalRankFusion(
+      [
+        { name: "a", weight: 1, hits: [{ id: "o", score: 1 }, { id: "x", score: 1 }, { id: "w", score: 1 }] },
+        { name: "b", weight: 1, hits: [{ id: "o", score: 1 }, { id: "x", score: 1 }, { id: "w", score: 1 }] },
+        { name: "c", weight: 1, hits: [{ id: "w", score: 1 }, { id: "x", score: 1 }] },
+      ],
+      1,
+    );
+    expect(ranks.map((f) => f.id)).toEqual(["w", "o", "x"]); // w: 1/4 + 1/4 + 1/2 = 1; o: 1; x: 1
+  });
+});
+
+describe("rerank", () => {
+  test("equal final scores keep the fused order (fusion's tie-break), not the ids' order", async () => {
+    const wordVectors = createWordVectors();
+    await wordVectors.ready();
+    const image = (id: string) => ({ id, caption: "a boat", labels: [], category: null, hexColors: [] }) as unknown as ImageRow;
+    const candidates = ["f", "e", "d"].map((id) => ({ id, fused: 0.5, components: {}, image: image(id) }));
+    const { ranked } = await rerankStage({ wordVectors, telemetry: noopTelemetry(), config: loadConfig({ LOG_LEVEL: "silent" }) }, { original: "boat", candidates, weight: 0.5, topN: 30 });
+    expect(ranked.map((c) => c.id)).toEqual(["f", "e", "d"]);
   });
 });
 

@@ -16,7 +16,7 @@ import { loadConfig } from "../../src/config.ts";
 import { bulkInsertImages } from "../../src/db/images.ts";
 import { embeddingText } from "../../src/ingest/embed.ts";
 import { startServer } from "../../src/server.ts";
-import { syntheticImage, syntheticRow } from "../search.ts";
+import { seededRandom, syntheticImage, syntheticRow } from "../search/corpus.ts";
 
 const [variant, url, size = "500"] = process.argv.slice(2);
 if ((variant !== "traced" && variant !== "untraced") || !url) throw new Error("usage: app-server.ts <traced|untraced> <otlp url> [corpus size]");
@@ -36,7 +36,8 @@ const server = await startServer(config);
 const search = server.deps.search!;
 await search.wordVectors.ready();
 const embedder = createOfflineEmbedder(search.wordVectors);
-const items = Array.from({ length: Number(size) }, (_, i) => syntheticImage(i)).map((b) =>
+const random = seededRandom(0x2545f491);
+const items = Array.from({ length: Number(size) }, (_, i) => syntheticImage(random, i)).map((b) =>
   syntheticRow(b, embedder.embedSync(embeddingText({ caption: b.caption, labels: b.labels, category: b.theme }))),
 );
 await bulkInsertImages(server.deps.database!.db, items);

@@ -34,11 +34,12 @@ export function createGeminiEmbedder(ai: GoogleGenAI, options: GeminiEmbedderOpt
   return {
     model,
     dimensions,
-    async embed(texts: string[], kind: EmbedKind) {
+    remote: true,
+    async embed(texts: string[], kind: EmbedKind, call: { timeoutMs?: number } = {}) {
       const out: number[][] = [];
       for (let start = 0; start < texts.length; start += BATCH) {
         const batch = texts.slice(start, start + BATCH).map((t) => (t.trim() === "" ? " " : t));
-        const deadline = deadlineSignal(options.timeoutMs);
+        const deadline = deadlineSignal(call.timeoutMs ?? options.timeoutMs);
         try {
           const answer = await withDeadline(
             deadline,

@@ -49,7 +49,7 @@ export interface AiProviderDeps {
  * const [v] = await ai.embedder.embed(["red car"], "query");
  */
 export function createAiProviders(config: AppConfig, deps: AiProviderDeps = {}): AiProviders {
-  const wordVectors = deps.wordVectors ?? createWordVectors({ log: deps.log });
+  const wordVectors = deps.wordVectors ?? createWordVectors({ log: deps.log, cacheDir: config.wordVectorsCacheDir });
   if (!config.gemini.apiKey) {
     return { kind: "offline", embedder: createOfflineEmbedder(wordVectors), wordVectors };
   }

@@ -72,6 +72,7 @@ export function createOfflineEmbedder(wordVectors: WordVectors): Embedder & { em
   return {
     model: OFFLINE_EMBEDDING_MODEL,
     dimensions: DIMS,
+    remote: false,
     embedSync,
     async embed(texts: string[], _kind: EmbedKind) {
       await wordVectors.ready();

@@ -17,8 +17,16 @@ export interface Embedder {
   /** Stored beside each vector (`image_embeddings.model`), e.g. `wink-sg-100d`. */
   readonly model: string;
   readonly dimensions: number;
-  /** One vector per text, same order; each of length `dimensions` and unit length (or all zeros for a text with no known word). */
-  embed(texts: string[], kind: EmbedKind): Promise<number[][]>;
+  /**
+   * True when a call waits on the network (Gemini): worth running beside other work. False when
+   * it computes on this thread (offline), where running it "beside" other work only queues.
+   */
+  readonly remote: boolean;
+  /**
+   * One vector per text, same order; each of length `dimensions` and unit length (or all zeros for
+   * a text with no known word). `timeoutMs` overrides the embedder's own deadline for this call.
+   */
+  embed(texts: string[], kind: EmbedKind, options?: { timeoutMs?: number }): Promise<number[][]>;
 }
 
 /** A neighbour of a word in the embedding space. */
@@ -26,6 +34,30 @@ export interface SimilarWord {
   word: string;
   /** Cosine similarity in [-1, 1]. */
   similarity: number;
+}
+
+/** One word token: its lowercase form, its lemma, whether it is a stopword, and its part of speech. */
+export interface WordToken {
+  readonly word: string;
+  readonly lemma: string;
+  readonly stopWord: boolean;
+  /** Universal part-of-speech tag (`NOUN`, `ADJ`, `PROPN`, …) in its sentence; `X` for a word analysed alone that the tagger split. */
+  readonly pos: string;
+}
+
+/**
+ * A set of words whose nearest neighbours can be looked up (an exact scan of their packed
+ * vectors): e.g. the words of the corpus, so expansion only offers words that can match.
+ *
+ * @example
+ * const index = wordVectors.index(["sofa", "couch", "beach"]);
+ * index.similar("settee", 2, 0.6); // [{ word: "sofa", similarity: 0.8 }, ...]
+ */
+export interface WordIndex {
+  /** How many of the given words have a vector (the others are left out). */
+  readonly size: number;
+  /** Up to `k` words of the set nearest to `word` (cosine ≥ `minSimilarity`), the word itself excluded. */
+  similar(word: string, k: number, minSimilarity: number): SimilarWord[];
 }
 
 /**
@@ -45,10 +77,14 @@ export interface WordVectors {
   vector(word: string): Float32Array | undefined;
   /** 0-based frequency rank of a word in the vocabulary (0 = most frequent), or undefined. */
   frequencyRank(word: string): number | undefined;
-  /** Up to `k` nearest words (cosine) with similarity ≥ `minSimilarity`, the word itself excluded. */
+  /** Up to `k` nearest words (cosine) among the most frequent words, with similarity ≥ `minSimilarity`, the word itself excluded. */
   similar(word: string, k: number, minSimilarity: number): SimilarWord[];
-  /** Lowercase word tokens, their lemmas and universal part-of-speech tags (`NOUN`, `ADJ`, …), in order (no punctuation or symbols). */
-  tokenize(text: string): { word: string; lemma: string; stopWord: boolean; pos: string }[];
+  /** A neighbour index over these words (those without a vector are left out). */
+  index(words: Iterable<string>): WordIndex;
+  /** Lowercase word tokens, their lemmas and universal part-of-speech tags (`NOUN`, `ADJ`, …), in order (no punctuation or symbols). The result is shared: do not change it. */
+  tokenize(text: string): readonly WordToken[];
+  /** One lowercase word alone: its lemma and stopword flag (remembered, so a corpus's words are analysed once). */
+  analyse(word: string): WordToken;
 }
 
 /**
@@ -120,7 +156,8 @@ export interface TextCallOptions {
 }
 
 /**
- * A text model answering JSON that matches a JSON schema (Gemini `responseJsonSchema`).
+ * A text model answering JSON that matches a JSON schema (Gemini `responseJsonSchema`). Its calls
+ * wait on the network, so a pipeline runs them beside other work.
  *
  * @example
  * const out = await textModel.json<{ terms: string[] }>("Rewrite: red car", schema, { timeoutMs: 2000 });

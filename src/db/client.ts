@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { vector } from "@electric-sql/pglite-pgvector";
+import type { PGlite } from "@electric-sql/pglite";
 import { Client, Pool, type PoolConfig } from "@neondatabase/serverless";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -12,7 +11,10 @@ import type { Telemetry } from "../telemetry/index.ts";
 import { DatabaseUnavailableError } from "./errors.ts";
 import { instrumentNeonPool, instrumentPglite } from "./instrument.ts";
 import { migrateDatabase } from "./migrate.ts";
+import { openPglite } from "./pglite.ts";
 import * as schema from "./schema.ts";
+
+export { openPglite };
 
 /** The drizzle handle every data function takes: PGlite and Neon share the Postgres base type. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -25,6 +27,14 @@ export interface Database {
   kind: DatabaseKind;
   /** PGlite on disk: the data directory's lock, held until `close()`. */
   lock?: DataDirLock;
+  /**
+   * True when independent statements run at the same time (Neon: a pool of connections), so a
+   * pipeline issues them together; false when they queue for one engine (PGlite), where issuing
+   * them together only makes each stage's span measure the other's wait.
+   */
+  concurrent: boolean;
+  /** True when the server vacuums and analyses by itself (Neon); PGlite runs no autovacuum (see `maintain`). */
+  autovacuum: boolean;
   /** Runs `select 1`; throws `DatabaseUnavailableError` when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -58,20 +68,6 @@ export interface OpenDatabaseOptions {
 }
 
 /**
- * Opens PGlite with pgvector: in memory, in `dataDir`, or from a `dumpDataDir()` tarball.
- *
- * @example
- * const pglite = await openPglite({ dataDir: "./data/pglite" });
- */
-export async function openPglite(options: { dataDir?: string; loadDataDir?: Blob | File } = {}): Promise<PGlite> {
-  return PGlite.create({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-    extensions: { vector },
-  });
-}
-
-/**
  * Wraps an open PGlite (already migrated or not) as a `Database` with spans on every query.
  *
  * @example
@@ -84,6 +80,8 @@ export function wrapPglite(pglite: PGlite, telemetry: Telemetry, kind: "pglite-m
   return {
     db,
     kind,
+    concurrent: false,
+    autovacuum: false,
     async ping() {
       if (closed || pglite.closed) throw new DatabaseUnavailableError("the embedded database is closed");
       await client.query("select 1");
@@ -143,6 +141,8 @@ function openNeon(url: string, options: OpenDatabaseOptions): Database {
   return {
     db,
     kind: "neon",
+    concurrent: true,
+    autovacuum: true,
     async ping() {
       try {
         await client.query("select 1");

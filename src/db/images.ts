@@ -35,7 +35,14 @@ export class DuplicateImageError extends Error {
 
 export type { Page } from "./cursor.ts";
 
-const { searchTsv: _searchTsv, ...imageColumns } = getTableColumns(images);
+const { searchTsv: _searchTsv, ...recordColumns } = getTableColumns(images);
+/**
+ * The columns of an image record: every column but the generated `search_tsv`.
+ *
+ * @example
+ * db.select(imageColumns).from(images)
+ */
+export const imageColumns = recordColumns;
 
 export interface ListImagesOptions {
   /** Page size, clamped to 1..500. */

@@ -5,6 +5,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -159,6 +160,29 @@ export const imageEmbeddings = pgTable(
     ),
   ],
 );
+
+/**
+ * The words of the searchable text of all images (caption, labels, category, split by the
+ * `simple` text-search configuration: lowercase, not stemmed) and how many images hold each.
+ * Triggers on `images` keep it (`search_vocabulary_*` in the migrations), whoever writes: query
+ * expansion offers only these words, since a synonym no caption holds can match nothing.
+ *
+ * @example
+ * const words = await db.select({ word: searchVocabulary.word }).from(searchVocabulary);
+ */
+export const searchVocabulary = pgTable("search_vocabulary", {
+  word: text("word").primaryKey(),
+  documents: integer("documents").notNull(),
+});
+
+/**
+ * Moves on every change of `search_vocabulary`, so a service notices another process's writes
+ * with one cheap read (`select last_value from search_vocabulary_version`).
+ *
+ * @example
+ * await db.execute(sql`select last_value from ${sql.identifier("search_vocabulary_version")}`);
+ */
+export const searchVocabularyVersion = pgSequence("search_vocabulary_version");
 
 /** A reference image a generation used, with the pool it came from. */
 export interface GenerationReference {

@@ -5,6 +5,7 @@
 import { createAiProviders } from "../ai/index.ts";
 import type { AppConfig } from "../config.ts";
 import { openDatabase } from "../db/client.ts";
+import { maintain } from "../db/maintenance.ts";
 import type { Logger } from "../log.ts";
 import { createBlobStore } from "../storage/index.ts";
 import type { Telemetry } from "../telemetry/index.ts";
@@ -35,6 +36,7 @@ export async function openIngestDeps(
       deps: { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms: createHypernymExpander({ wordVectors: ai.wordVectors }), telemetry, config, log },
       async close() {
         await storage.close();
+        await maintain(database, { force: true, log }).catch((error: unknown) => log.warn("vacuum analyze after the ingest failed", { error: (error as Error).message }));
         await database.close();
       },
     };

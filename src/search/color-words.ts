@@ -8,6 +8,7 @@
 import { colorName, type ColorAnchor } from "../ingest/color-names.ts";
 import { hexToLab, paletteDistance } from "./color.ts";
 import { normalizeQuery } from "./expand.ts";
+import type { CandidateSignal } from "./fuse.ts";
 
 /** A colour a query names. */
 export interface QueryColor {
@@ -56,6 +57,8 @@ export interface PaletteMatch {
   score: number;
   /** Per colour, the smallest CIEDE2000 distance from any of its anchors to any palette colour. */
   distances: Record<string, number>;
+  /** Per colour, max(0, 1 − distance / threshold). */
+  closeness: Record<string, number>;
 }
 
 /**
@@ -68,11 +71,65 @@ export interface PaletteMatch {
  */
 export function paletteMatch(colors: readonly QueryColor[], palette: readonly string[], threshold: number): PaletteMatch {
   const distances: Record<string, number> = {};
+  const closeness: Record<string, number> = {};
   let sum = 0;
   for (const color of colors) {
-    const d = Math.min(...color.anchors.map((a) => paletteDistance(a.lab, palette)));
+    const d = paletteDistance(color.anchors.map((a) => a.lab), palette);
     distances[color.name] = Math.round(d * 100) / 100;
-    if (Number.isFinite(d)) sum += Math.max(0, 1 - d / Math.max(threshold, 1e-6));
+    closeness[color.name] = Number.isFinite(d) ? Math.max(0, 1 - d / Math.max(threshold, 1e-6)) : 0;
+    sum += closeness[color.name]!;
   }
-  return { score: colors.length === 0 ? 0 : sum / colors.length, distances };
+  return { score: colors.length === 0 ? 0 : sum / colors.length, distances, closeness };
+}
+
+/** The query's colours against the candidates' palettes, for one request (see `colorMatch`). */
+export interface ColorMatch {
+  colors: readonly QueryColor[];
+  /** `paletteMatch(colors, palette, threshold).score`, remembered per palette. */
+  score(palette: readonly string[]): number;
+  /**
+   * Each query word that is part of a colour's name ("light", "blue" of "light blue") → how close a
+   * palette comes to that colour, in [0, 1]: the reranker counts the word as covered by the palette.
+   */
+  words: ReadonlyMap<string, (palette: readonly string[]) => number>;
+  /** The colours as a fusion signal named `color`: the candidates whose palette scores above 0, best first. */
+  signal(weight: number): CandidateSignal;
+}
+
+/**
+ * One request's colour matching: fuse (the `color` signal) and rerank (the `color` feature and
+ * colour-word coverage) score each candidate's palette once, remembered by the palette array of
+ * its record (both stages hold the same record).
+ *
+ * @example
+ * const match = colorMatch(colorWordsIn("yellow car"), 20);
+ * fuseStage(deps, { ..., signals: [match.signal(1)] });
+ */
+export function colorMatch(colors: readonly QueryColor[], threshold: number): ColorMatch {
+  const memo = new WeakMap<readonly string[], PaletteMatch>();
+  const match = (palette: readonly string[]) => {
+    let m = memo.get(palette);
+    if (!m) memo.set(palette, (m = paletteMatch(colors, palette, threshold)));
+    return m;
+  };
+  const score = (palette: readonly string[]) => match(palette).score;
+  const words = new Map<string, (palette: readonly string[]) => number>();
+  for (const color of colors) {
+    const closeness = (palette: readonly string[]) => match(palette).closeness[color.name] ?? 0;
+    for (const word of color.words.split(" ")) if (!words.has(word)) words.set(word, closeness);
+  }
+  return {
+    colors,
+    score,
+    words,
+    signal: (weight) => ({
+      name: "color",
+      weight,
+      rank: (candidates) =>
+        candidates
+          .map((image) => ({ id: image.id, score: score(image.hexColors) }))
+          .filter((hit) => hit.score > 0)
+          .sort((a, b) => b.score - a.score),
+    }),
+  };
 }

@@ -77,17 +77,19 @@ export function ciede2000(lab1: Lab, lab2: Lab): number {
 }
 
 /**
- * The smallest CIEDE2000 distance between `target` and any colour of a palette (Infinity for an
- * empty or unreadable palette).
+ * The smallest CIEDE2000 distance between `target` (or any of several targets: a colour word's
+ * anchors) and any colour of a palette (Infinity for an empty or unreadable palette). Each palette
+ * colour is converted to Lab once.
  *
  * @example
  * paletteDistance(hexToLab("#ff0000")!, ["#0000ff", "#fe0000"]) // < 1
  */
-export function paletteDistance(target: Lab, palette: readonly string[]): number {
+export function paletteDistance(target: Lab | readonly Lab[], palette: readonly string[]): number {
+  const targets = typeof target[0] === "number" ? [target as Lab] : (target as readonly Lab[]);
   let best = Infinity;
   for (const hex of palette) {
     const lab = hexToLab(hex);
-    if (lab) best = Math.min(best, ciede2000(target, lab));
+    if (lab) for (const t of targets) best = Math.min(best, ciede2000(t, lab));
   }
   return best;
 }

@@ -2,6 +2,8 @@ import type { AppConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
+import { markDegraded } from "./degraded.ts";
+import type { CorpusVocabulary } from "./vocabulary.ts";
 
 /** What the expansion stage hands on. The original query is kept for the reranker. */
 export interface ExpandedQuery {
@@ -17,12 +19,17 @@ export interface ExpandedQuery {
   synonyms: string[];
   /** Where the synonyms came from. */
   source: "offline" | "gemini";
-  /** Set when the Gemini rewrite failed and the offline expansion was used instead. */
+  /** Set when the Gemini rewrite failed (the offline expansion was used instead) or the word vectors were not loaded yet (the query words alone). */
   fallbackReason?: string;
 }
 
-/** How many neighbours per word, and how close they must be (cosine). */
-export const SYNONYMS = { perTerm: 2, candidates: 8, minSimilarity: 0.7 } as const;
+/**
+ * How many neighbours per word, and how close they must be (cosine). Neighbours come from the
+ * corpus's own words, so each can match; 0.65 lets `sofa` → `couch` (0.68) and `automobile` →
+ * `car` (0.68) through (demo evaluation, text-only nDCG@10: 0.81 at 0.7, 0.86 at 0.65; fused +
+ * rerank unchanged).
+ */
+export const SYNONYMS = { perTerm: 2, candidates: 8, minSimilarity: 0.65 } as const;
 
 /**
  * Words whose nearest neighbours are their rivals, not their synonyms (`red` → `blue`,
@@ -54,8 +61,11 @@ function isInflection(a: string, b: string): boolean {
   return long.startsWith(short.slice(0, Math.max(3, short.length - 1)));
 }
 
-/** Offline expansion: lemmas and a few close neighbours from the word vectors. */
-function offlineExpansion(wordVectors: WordVectors, normalized: string) {
+/**
+ * Offline expansion: lemmas, and a few close neighbours among the corpus's own words (a synonym no
+ * caption, label or category holds could match nothing).
+ */
+function offlineExpansion(wordVectors: WordVectors, vocabulary: CorpusVocabulary, normalized: string) {
   const tokens = wordVectors.tokenize(normalized);
   const content = tokens.filter((t) => !t.stopWord && (t.word.length > 1 || /\d/.test(t.word)));
   const terms = [...new Set((content.length > 0 ? content : tokens).map((t) => t.word))];
@@ -67,11 +77,10 @@ function offlineExpansion(wordVectors: WordVectors, normalized: string) {
     const base = wordVectors.frequencyRank(token.lemma) !== undefined ? token.lemma : token.word;
     if (NO_NEIGHBOURS.has(base) || /\d/.test(base)) continue;
     let added = 0;
-    for (const { word } of wordVectors.similar(base, SYNONYMS.candidates, SYNONYMS.minSimilarity)) {
+    for (const { word } of vocabulary.similar(base, SYNONYMS.candidates, SYNONYMS.minSimilarity)) {
       if (added >= SYNONYMS.perTerm) break;
       if (taken.has(word) || stop.has(word) || word.includes("-") || [...taken].some((t) => isInflection(t, word))) continue;
-      const [neighbour] = wordVectors.tokenize(word);
-      if (!neighbour || neighbour.stopWord) continue;
+      if (wordVectors.analyse(word).stopWord) continue;
       taken.add(word);
       synonyms.push(word);
       added++;
@@ -96,6 +105,7 @@ const REWRITE_SCHEMA = {
 /** Dependencies of the expansion stage. */
 export interface ExpandDeps {
   wordVectors: WordVectors;
+  vocabulary: CorpusVocabulary;
   textModel?: TextModel;
   telemetry: Telemetry;
   config: AppConfig;
@@ -103,19 +113,27 @@ export interface ExpandDeps {
 }
 
 /**
- * `search.expand`: normalises the query, adds lemmas and a few nearest-neighbour synonyms (offline
- * word vectors), or with a text model a Gemini rewrite bounded by `GEMINI_AUX_TIMEOUT_MS` that
- * falls back to the offline synonyms on any failure. The original query is returned untouched.
+ * `search.expand`: normalises the query, adds lemmas and a few nearest-neighbour synonyms from the
+ * corpus vocabulary (offline word vectors), or with a text model a Gemini rewrite bounded by
+ * `GEMINI_AUX_TIMEOUT_MS` that falls back to the offline synonyms on any failure. When the word
+ * vectors are not loaded yet (`vectorsReady` false: the first seconds of a first start), the
+ * query's own words are searched as they are. Either fallback marks the stage degraded. The
+ * original query is returned untouched.
  *
  * @example
- * const expanded = await expandQuery(deps, "automobile on a beach");
- * expanded.synonyms; // ["auto", "motor", "beaches", ...]
+ * const expanded = await expandQuery(deps, "automobile on a beach", true);
+ * expanded.synonyms; // ["car", "seaside", ...]
  */
-export async function expandQuery(deps: ExpandDeps, query: string): Promise<ExpandedQuery> {
+export async function expandQuery(deps: ExpandDeps, query: string, vectorsReady = true): Promise<ExpandedQuery> {
   return deps.telemetry.tracedSpan(SPAN.searchExpand, {}, async (span) => {
-    await deps.wordVectors.ready();
     const normalized = normalizeQuery(query);
-    const offline = offlineExpansion(deps.wordVectors, normalized);
+    if (!vectorsReady) {
+      const terms = [...new Set(normalized.split(" ").filter((w) => w !== ""))];
+      markDegraded(span, "vectors_loading");
+      return { original: query, normalized, terms, lemmas: [], synonyms: [], source: "offline", fallbackReason: "vectors_loading" };
+    }
+    await deps.vocabulary.current();
+    const offline = offlineExpansion(deps.wordVectors, deps.vocabulary, normalized);
     let result: ExpandedQuery = { original: query, normalized, ...offline, source: "offline" };
     if (deps.textModel && offline.terms.length > 0) {
       span.setAttributes({ [GENAI_ATTR.operation]: "chat", [GENAI_ATTR.requestModel]: deps.textModel.model });
@@ -137,6 +155,7 @@ export async function expandQuery(deps: ExpandDeps, query: string): Promise<Expa
         const reason = error instanceof ModelError ? error.kind : "error";
         result.fallbackReason = reason;
         span.setAttribute("search.expand.fallback", reason);
+        markDegraded(span, reason);
         deps.log?.warn("query rewrite failed; using the offline expansion", { reason });
       }
     }

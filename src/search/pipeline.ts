@@ -5,27 +5,48 @@ import type { Database } from "../db/client.ts";
 import { isUuid } from "../db/ids.ts";
 import { getEmbedding, getImage } from "../db/images.ts";
 import type { ImageRole, ImageRow } from "../db/schema.ts";
-import type { CandidateFilters, FulltextCandidate, VectorCandidate } from "../db/search.ts";
-import type { Telemetry } from "../telemetry/index.ts";
+import type { CandidateFilters, CandidateImage, FulltextCandidate, VectorCandidate } from "../db/search.ts";
+import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { colorMatcher } from "./color.ts";
-import { colorWordsIn, filterColor, paletteMatch, type QueryColor } from "./color-words.ts";
+import { colorMatch, colorWordsIn, filterColor } from "./color-words.ts";
+import { settlesWithin, type DegradableStage } from "./degraded.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
-import { fuseStage, type BranchComponent, type FusionSettings } from "./fuse.ts";
-import { rerankStage, type RerankFeatures } from "./rerank.ts";
+import { fuseStage, type BranchComponent, type CandidateSignal, type FusionSettings } from "./fuse.ts";
+import { createDocumentCache, rerankStage, type DocumentCache, type RerankFeatures } from "./rerank.ts";
 import { vectorBranch } from "./vector.ts";
+import { createCorpusVocabulary, type CorpusVocabulary } from "./vocabulary.ts";
 import { ClientFacingError } from "../errors.ts";
 
-/** Everything the search pipeline uses. */
+/** Everything the search pipeline uses (build it with `createSearchDeps`). */
 export interface SearchDeps {
   db: Database;
   embedder: Embedder;
   wordVectors: WordVectors;
+  /** The corpus words query expansion may offer. */
+  vocabulary: CorpusVocabulary;
   textModel?: TextModel;
   telemetry: Telemetry;
   config: AppConfig;
   log?: Logger;
+  /** Extra fusion signals over the candidates (see CandidateSignal); none by default. */
+  signals?: readonly CandidateSignal[];
+  /** The reranker's readings of recent candidates. */
+  documents?: DocumentCache;
+}
+
+/**
+ * The search pipeline's dependencies, with the corpus vocabulary of `db` (loaded on the first
+ * search, then checked every `SEARCH_VOCABULARY_REFRESH_MS`).
+ *
+ * @example
+ * const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
+ */
+export function createSearchDeps(parts: Omit<SearchDeps, "vocabulary"> & { vocabulary?: CorpusVocabulary }): SearchDeps {
+  const vocabulary =
+    parts.vocabulary ?? createCorpusVocabulary({ db: parts.db, wordVectors: parts.wordVectors, log: parts.log, refreshMs: parts.config.search.vocabularyRefreshMs });
+  return { documents: createDocumentCache(), ...parts, vocabulary };
 }
 
 /** One search, already validated by the caller (the pipeline clamps numbers again). */
@@ -35,6 +56,7 @@ export interface SearchRequest {
   imageId?: string;
   limit: number;
   filters?: { category?: string; role?: ImageRole; color?: string };
+  /** `weights.color`: the colour words' fusion weight (default `SEARCH_COLOR_WORD_WEIGHT`). */
   fusion?: { k?: number; weights?: { text?: number; vector?: number; color?: number }; overfetch?: number };
   rerank?: { weight?: number };
 }
@@ -44,15 +66,26 @@ export interface SearchHit {
   id: string;
   rank: number;
   score: number;
-  image: ImageRow;
+  image: CandidateImage;
+  /** Each fused list's rank and raw score (`text`, `vector`, any extra signal by name) and the reranker's score. */
   components: {
     text?: BranchComponent;
     vector?: BranchComponent;
     /** Rank and score among the candidates whose palette holds the query's colour words. */
     color?: BranchComponent;
-    rerank?: { score: number; source: "offline" | "gemini"; features: RerankFeatures };
+    rerank?: RerankComponent;
+    [signal: string]: BranchComponent | RerankComponent | undefined;
   };
 }
+
+/** The reranker's view of a hit. */
+export interface RerankComponent {
+  score: number;
+  source: "offline" | "gemini";
+  features: RerankFeatures;
+}
+
+export type { DegradableStage };
 
 /** Stage timings in milliseconds. */
 export type StageMs = Record<"expand" | "embed" | "vector" | "fulltext" | "fuse" | "rerank", number>;
@@ -65,7 +98,9 @@ export interface SearchExplain {
   terms: string[];
   fulltextQuery: string;
   fusion: FusionSettings & { branchK: number };
-  rerank: { weight: number; topN: number; source: "offline" | "gemini"; query: string; fallbackReason?: string };
+  rerank: { weight: number; topN: number; source: "offline" | "gemini" | "none"; query: string; fallbackReason?: string };
+  /** Why the query has no vector (the vector branch was left out). */
+  embed?: { fallbackReason: string };
   color?: { hex: string; threshold: number; mode: "post-filter over over-fetched candidates" };
   /** Colour words found in the query and how they were fused (absent when the query names no colour). */
   colorWords?: { colors: { words: string; name: string; anchors: string[] }[]; weight: number; threshold: number; boosted: number; source: string };
@@ -76,6 +111,8 @@ export interface SearchExplain {
 /** The pipeline's answer. */
 export interface SearchOutcome {
   results: SearchHit[];
+  /** Stages that fell back to their offline path or were dropped, in pipeline order; empty when none. */
+  degraded: DegradableStage[];
   explain: SearchExplain;
 }
 
@@ -107,9 +144,9 @@ function timed<T>(stageMs: StageMs, stage: keyof StageMs, fn: () => Promise<T>):
 }
 
 /**
- * Runs two steps together when they wait on the network (Gemini calls, Neon queries), one after
- * the other when both would only queue for the same thread (offline models, PGlite), so each
- * stage span measures its own work rather than its wait.
+ * Runs two steps together when one of them waits on something that works in parallel (Gemini
+ * calls, Neon's pool), one after the other when both would only queue for the same engine (offline
+ * models on this thread, PGlite), so each stage span measures its own work rather than its wait.
  */
 async function both<A, B>(concurrent: boolean, steps: [() => Promise<A>, () => Promise<B>]): Promise<[A, B]> {
   if (concurrent) return Promise.all([steps[0](), steps[1]()]);
@@ -118,10 +155,13 @@ async function both<A, B>(concurrent: boolean, steps: [() => Promise<A>, () => P
 }
 
 /**
- * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage.
+ * Hybrid search: expand → embed → vector ‖ full text → fuse → rerank, one span per stage. A model
+ * helper that fails or times out (the Gemini rewrite, embedding or rerank), or offline word vectors
+ * still loading on a first start, never fails the search: the stage falls back to its offline path
+ * or is dropped, and the answer names it in `degraded`.
  *
  * @example
- * const { results } = await searchImages(deps, { query: "red sports car", limit: 10 });
+ * const { results, degraded } = await searchImages(deps, { query: "red sports car", limit: 10 });
  */
 export async function searchImages(deps: SearchDeps, request: SearchRequest): Promise<SearchOutcome> {
   const { config } = deps;
@@ -150,39 +190,38 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const textQuery = query !== "" ? query : [source!.caption ?? "", ...source!.labels].join(" ");
   const filters: CandidateFilters = { category: request.filters?.category, role: request.filters?.role, excludeId: source?.id };
 
+  // The offline models need the word vectors; on a first start they may still be loading (a child
+  // process builds their cache): wait a little, then search without them rather than stall.
+  const vectorsReady = deps.wordVectors.loaded || (await settlesWithin(deps.wordVectors.ready(), config.search.vectorsWaitMs));
   const stageMs: StageMs = { expand: 0, embed: 0, vector: 0, fulltext: 0, fuse: 0, rerank: 0 };
-  const [expanded, vector] = await both(deps.textModel !== undefined, [
-    () => timed(stageMs, "expand", () => expandQuery(deps, textQuery)),
+  const stored = source && (() => getEmbedding(deps.db.db, source.id, deps.embedder.model).then((e) => e?.vector));
+  const [expanded, embedded] = await both(deps.textModel !== undefined || deps.embedder.remote, [
+    () => timed(stageMs, "expand", () => expandQuery(deps, textQuery, vectorsReady)),
     () =>
       timed(stageMs, "embed", () =>
-        embedQuery(deps, textQuery, source && (() => getEmbedding(deps.db.db, source.id, deps.embedder.model).then((e) => e?.vector))),
+        embedQuery(deps, textQuery, { stored, usable: vectorsReady || deps.embedder.remote, timeoutMs: config.gemini.auxTimeoutMs }),
       ),
   ]);
 
+  const vector = embedded.vector;
   const words = [...expanded.terms, ...expanded.lemmas, ...expanded.synonyms];
-  const [vectorHits, text] = await both(deps.db.kind === "neon", [
-    () => timed(stageMs, "vector", () =>
-      vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
-    ),
-    () => timed(stageMs, "fulltext", () =>
-      fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters }),
-    ),
+  const [vectorHits, text] = await both(deps.db.concurrent, [
+    () =>
+      vector
+        ? timed(stageMs, "vector", () =>
+            vectorBranch(deps, { model: deps.embedder.model, dimensions: deps.embedder.dimensions, vector, k: branchK, efSearch: config.search.efSearch, filters }),
+          )
+        : Promise.resolve([] as VectorCandidate[]),
+    () => timed(stageMs, "fulltext", () => fulltextBranch(deps, { original: expanded.terms, expanded: [...expanded.lemmas, ...expanded.synonyms], k: branchK, filters })),
   ]);
 
   const keep = color ? colorMatcher(color, config.search.colorThreshold) : undefined;
-  const queryColors: QueryColor[] = query !== "" ? colorWordsIn(query) : [];
+  const queryColors = query !== "" ? colorWordsIn(query) : [];
   const colorWordWeight = clamp(request.fusion?.weights?.color, 0, 10, config.search.colorWordWeight);
-  const colorWords = queryColors.length > 0 && colorWordWeight > 0 ? (hexColors: readonly string[]) => paletteMatch(queryColors, hexColors, config.search.colorThreshold).score : undefined;
-  const palette = colorWords ? { weight: colorWordWeight, score: colorWords } : undefined;
+  const colorWords = queryColors.length > 0 && colorWordWeight > 0 ? colorMatch(queryColors, config.search.colorThreshold) : undefined;
+  const signals = colorWords ? [...(deps.signals ?? []), colorWords.signal(colorWordWeight)] : deps.signals;
   const fused = await timed(stageMs, "fuse", () =>
-    fuseStage(deps, {
-      text: text.hits,
-      vector: vectorHits,
-      settings: fusion,
-      keep,
-      palette,
-      hydrate: topN,
-    }),
+    fuseStage(deps, { text: text.hits, vector: vectorHits, settings: fusion, keep, signals, limit: topN, queryWords: expanded.terms.length }),
   );
   const reranked = await timed(stageMs, "rerank", () =>
     rerankStage(deps, {
@@ -190,21 +229,28 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       candidates: fused,
       weight: rerankWeight,
       topN,
-      // The colour filter's colour, else the query's colour words: how well each palette holds it.
-      color: color ? (hexColors) => paletteMatch([filterColor(color)], hexColors, config.search.colorThreshold).score : colorWords,
+      // The `color` feature scores the filter's colour, else the query's colour words; colour words
+      // count as covered by the palette either way.
+      color: color ? { score: colorMatch([filterColor(color)], config.search.colorThreshold).score, words: colorWords?.words } : colorWords,
+      vectorsReady,
     }),
   );
 
+  const degraded: DegradableStage[] = [];
+  if (expanded.fallbackReason) degraded.push(SPAN.searchExpand);
+  if (embedded.fallbackReason) degraded.push(SPAN.searchEmbed);
+  if (reranked.fallbackReason) degraded.push(SPAN.searchRerank);
   const results: SearchHit[] = reranked.ranked.slice(0, limit).map((c, i) => ({
     id: c.id,
     rank: i + 1,
     score: c.score,
     image: c.image,
-    components: { ...c.components, rerank: c.rerank },
+    components: c.rerank ? { ...c.components, rerank: c.rerank } : c.components,
   }));
   const { original: _original, ...expandedQuery } = expanded;
   return {
     results,
+    degraded,
     explain: {
       query: textQuery,
       expandedQuery,
@@ -212,6 +258,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       fulltextQuery: text.tsInput,
       fusion: { ...fusion, branchK },
       rerank: { weight: rerankWeight, topN, source: reranked.source, query: textQuery, fallbackReason: reranked.fallbackReason },
+      ...(embedded.fallbackReason ? { embed: { fallbackReason: embedded.fallbackReason } } : {}),
       color: color ? { hex: color, threshold: config.search.colorThreshold, mode: "post-filter over over-fetched candidates" } : undefined,
       colorWords:
         queryColors.length > 0

@@ -89,6 +89,17 @@ export const GENAI_ATTR = {
 } as const;
 
 /**
+ * Attributes and the event a search stage span carries when a model helper failed or timed out
+ * and the stage fell back (offline path) or was dropped; the answer lists the stage in `degraded`.
+ */
+export const SEARCH_ATTR = {
+  degraded: "search.degraded",
+  degradedReason: "search.degraded.reason",
+  /** The event's name (one event per fallback, with a `reason` attribute). */
+  degradedEvent: "search.degraded",
+} as const;
+
+/**
  * The wire type of every numeric attribute above. TraceQL compares a number literal only with
  * values of the same type (`> 200` never matches a double, grafana/tempo#4332), so the encoder
  * sends the `double` ones as doubles even when whole, and queries compare them with float
@@ -128,4 +139,6 @@ export const ALL_ATTRIBUTES: readonly string[] = [
   ...Object.values(HTTP_ATTR),
   ...Object.values(DB_ATTR),
   ...Object.values(GENAI_ATTR),
+  SEARCH_ATTR.degraded,
+  SEARCH_ATTR.degradedReason,
 ];

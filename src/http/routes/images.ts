@@ -25,7 +25,7 @@ import { parseWith, validate } from "../validation.ts";
  * @example
  * imageRecord(row) // { id, width, height, mimeType, hexColors, labels, caption, category, role, url, thumbnailUrl, createdAt, ... }
  */
-export function imageRecord(row: ImageRow, link: (path: string) => string = (path) => path): ImageRecord {
+export function imageRecord(row: Omit<ImageRow, "hypernyms">, link: (path: string) => string = (path) => path): ImageRecord {
   return {
     id: row.id,
     width: row.width,

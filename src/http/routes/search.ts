@@ -18,6 +18,7 @@ function answer(c: Context<AppEnv>, outcome: SearchOutcome, explain: boolean, li
       image: imageRecord(hit.image, link),
       components: hit.components,
     })),
+    degraded: outcome.degraded,
     traceId: c.get("traceId"),
     ...(explain ? { explain: outcome.explain } : {}),
   } satisfies SearchAnswer);

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { GENERATION_STATUSES, IMAGE_ROLES } from "../../db/schema.ts";
+import { DEGRADABLE_STAGES } from "../../search/degraded.ts";
 import { UPLOAD_FIELDS } from "../../ingest/store.ts";
 
 const hexColor = z.string().regex(/^#[0-9a-f]{6}$/).describe("`#rrggbb`");
@@ -126,7 +127,7 @@ export type CategoryList = z.infer<typeof CategoryList>;
 
 const BranchComponent = z.object({
   rank: z.int().min(1).describe("1-based rank within the branch"),
-  score: z.number().describe("text: `ts_rank_cd`; vector: cosine similarity"),
+  score: z.number().describe("text: `ts_rank_cd`; vector: cosine similarity; color: how well the palette holds the query's colour words (0..1)"),
 });
 
 /**
@@ -143,6 +144,7 @@ export const SearchHit = z.object({
   components: z.object({
     text: BranchComponent.optional(),
     vector: BranchComponent.optional(),
+    color: BranchComponent.optional().describe("rank among the candidates whose palette holds the colours the query names"),
     rerank: z
       .object({
         score: z.number(),
@@ -168,16 +170,43 @@ export type SearchHit = z.infer<typeof SearchHit>;
  */
 export const SearchAnswer = z.object({
   results: z.array(SearchHit),
+  degraded: z
+    .array(z.enum(DEGRADABLE_STAGES))
+    .describe("stages whose model helper failed, timed out or was not loaded yet, so they fell back to their offline path or were left out; `[]` when none"),
   traceId: z.string().optional().describe("the request's trace id; absent when tracing is off (`OTEL_SDK_DISABLED=true`)"),
   explain: z
     .object({
       query: z.string(),
       terms: z.array(z.string()).describe("every word the full-text branch searched for"),
       fulltextQuery: z.string(),
-      expandedQuery: z.object({ normalized: z.string(), terms: z.array(z.string()), lemmas: z.array(z.string()), synonyms: z.array(z.string()), source: modelSource }),
+      expandedQuery: z.object({
+        normalized: z.string(),
+        terms: z.array(z.string()),
+        lemmas: z.array(z.string()),
+        synonyms: z.array(z.string()),
+        source: modelSource,
+        fallbackReason: z.string().optional(),
+      }),
       fusion: z.object({ k: z.number(), weights: z.object({ text: z.number(), vector: z.number() }), overfetch: z.number(), branchK: z.number() }),
-      rerank: z.object({ weight: z.number(), topN: z.number(), source: modelSource, query: z.string(), fallbackReason: z.string().optional() }),
+      rerank: z.object({
+        weight: z.number(),
+        topN: z.number(),
+        source: z.enum([...modelSource.options, "none"]).describe("`none`: left out (the offline word vectors were still loading)"),
+        query: z.string(),
+        fallbackReason: z.string().optional(),
+      }),
+      embed: z.object({ fallbackReason: z.string() }).optional().describe("why the query has no vector (the vector branch was left out)"),
       color: z.object({ hex: z.string(), threshold: z.number(), mode: z.string() }).optional(),
+      colorWords: z
+        .object({
+          colors: z.array(z.object({ words: z.string(), name: z.string(), anchors: z.array(z.string()).describe("`keyword #rrggbb`: the CSS colours the word is anchored at") })),
+          weight: z.number(),
+          threshold: z.number(),
+          boosted: z.int().describe("candidates whose palette holds the colours"),
+          source: z.string(),
+        })
+        .optional()
+        .describe("the colours the query names, matched against stored palettes as a fusion signal"),
       candidates: z.object({ text: z.int(), vector: z.int(), fused: z.int() }),
       stageMs: z.record(z.string(), z.number()).describe("milliseconds per stage"),
     })
