@@ -14,12 +14,14 @@ import { sql } from "drizzle-orm";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { startServer } from "../../src/server.ts";
-import { createTestTelemetry, SEARCH_STAGES, SPAN } from "../../src/telemetry/index.ts";
+import { createTestTelemetry, PROCESS_ATTR, SEARCH_STAGES, SPAN } from "../../src/telemetry/index.ts";
 
 /** What the service answers to each IPC question. */
 export interface ServiceAnswers {
   stages: {
     stages: Record<string, number>;
+    /** The stage spans' CPU readings summed (`process.cpu_user_ms` + `process.cpu_system_ms`): what the search stages cost, without HTTP and JSON. */
+    stagesCpuMs: number;
     /** Full-text tiers searched (2: the first had fewer than k rows); candidates the colour words ranked. */
     notes: { tiers: number; colorBoosted: number };
   };
@@ -53,8 +55,10 @@ process.on("message", async (message: { id: number; stages?: string; reset?: boo
   if (message.stages) {
     const spans = recorder.spans(message.stages);
     const attribute = (name: string, key: string) => Number(spans.find((s) => s.name === name)?.attributes[key] ?? 0);
+    const stageSpans = spans.filter((s) => (SEARCH_STAGES as readonly string[]).includes(s.name));
     answer = {
-      stages: Object.fromEntries(spans.filter((s) => (SEARCH_STAGES as readonly string[]).includes(s.name)).map((s) => [s.name.replace("search.", ""), spanMs(s)])),
+      stages: Object.fromEntries(stageSpans.map((s) => [s.name.replace("search.", ""), spanMs(s)])),
+      stagesCpuMs: stageSpans.reduce((sum, s) => sum + Number(s.attributes[PROCESS_ATTR.cpuUserMs] ?? 0) + Number(s.attributes[PROCESS_ATTR.cpuSystemMs] ?? 0), 0),
       notes: { tiers: attribute(SPAN.searchFulltext, "search.fulltext.tiers"), colorBoosted: attribute(SPAN.searchFuse, "search.color.boosted") },
     } satisfies ServiceAnswers["stages"];
     recorder.reset();
