@@ -19,7 +19,8 @@ import { colorMatch, colorWordsIn, filterColor } from "../src/search/color-words
 import { fuseStage } from "../src/search/fuse.ts";
 import { createDocumentCache, rerankStage, type DocumentCache } from "../src/search/rerank.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
-import { commonWords, demoQueries, seededRandom, syntheticImage } from "./search/corpus.ts";
+import { seededRandom } from "../src/random.ts";
+import { commonWords, demoQueries, syntheticImage } from "./search/corpus.ts";
 
 const { values: args } = parseArgs({ options: { runs: { type: "string", default: "2000" } } });
 const RUNS = Number(args.runs);

@@ -30,7 +30,8 @@ import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { commonWords, demoQueries, DEMO_KINDS, seededRandom, STATES, syntheticQueries, SYNTHETIC_KINDS, templateDir, type CorpusState, type QueryBody } from "./search/corpus.ts";
+import { seededRandom } from "../src/random.ts";
+import { commonWords, demoQueries, DEMO_KINDS, STATES, syntheticQueries, SYNTHETIC_KINDS, templateDir, type CorpusState, type QueryBody } from "./search/corpus.ts";
 import type { ServiceAnswers } from "./search/server.ts";
 import { ROOT } from "./telemetry/processes.ts";
 

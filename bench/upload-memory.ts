@@ -16,6 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { processMemory, spawnServer } from "../test/harness/server-process.ts";
+import { median } from "./telemetry/processes.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const UPLOADS = Number(process.argv[3] ?? 16);
@@ -52,11 +53,6 @@ async function upload(url: string, bytes: Uint8Array, i: number): Promise<Answer
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const mb = (bytes: number) => (bytes / MB).toFixed(0);
 
 console.log(

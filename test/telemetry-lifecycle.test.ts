@@ -1,12 +1,13 @@
 /**
  * Flush, shutdown and clean-up of the recorder: the defects found in review, one test each.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExportResultCode } from "@opentelemetry/core";
 import { hookedSinks } from "../src/telemetry/exit.ts";
+import { FetchTransport } from "../src/telemetry/exporter.ts";
 import { createTelemetry, createTestTelemetry, resolveTelemetryConfig, type BatchExporter, type SpanBatch, type Telemetry } from "../src/telemetry/index.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
 import { captureLogger } from "./telemetry-helpers.ts";
@@ -145,6 +146,29 @@ describe("clean-up", () => {
     telemetry.tracedSpan("a", {}, () => telemetry.tracedSpan("b", {}, () => 1));
     expect(recorder.spans()).toHaveLength(2);
     expect(telemetry.stats()).toMatchObject({ ended: 2, exported: 2, dropped: 0, queued: 0 });
+  });
+});
+
+describe("the OTLP transport", () => {
+  test("shutdown ends a wait between attempts at once, and a transport shut down sends nothing", async () => {
+    // The collector asks for 30 s before the next attempt; fetch answers at once, so after a few
+    // macrotasks the transport is in that wait.
+    const fetch = spyOn(globalThis, "fetch").mockImplementation((async () => new Response("busy", { status: 503, headers: { "retry-after": "30" } })) as unknown as typeof globalThis.fetch);
+    try {
+      const transport = new FetchTransport("http://127.0.0.1:9/v1/traces", {});
+      const sending = transport.send(new Uint8Array([1]), 60_000);
+      expect(await settlesPromptly(sending)).toBe("pending");
+      expect(fetch).toHaveBeenCalledTimes(1);
+      transport.shutdown();
+      expect(await settlesPromptly(sending)).toBe("settled");
+      expect((await sending).status).toBe("retryable");
+      const after = transport.send(new Uint8Array([1]), 60_000);
+      expect(await settlesPromptly(after)).toBe("settled");
+      expect((await after).status).toBe("failure");
+      expect(fetch).toHaveBeenCalledTimes(1);
+    } finally {
+      fetch.mockRestore();
+    }
   });
 });
 

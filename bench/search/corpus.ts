@@ -18,23 +18,13 @@ import { embeddingText } from "../../src/ingest/embed.ts";
 import { createHypernymExpander } from "../../src/ingest/hypernyms.ts";
 import { ingestImage } from "../../src/ingest/pipeline.ts";
 import { silentLogger } from "../../src/log.ts";
+import { seededRandom } from "../../src/random.ts";
 import { createLocalBlobStore } from "../../src/storage/local.ts";
 import { noopTelemetry } from "../../src/telemetry/index.ts";
 import { EVAL_QUERIES } from "../search-eval.ts";
 
 const MODEL = "wink-sg-100d";
 const index = INDEXED_EMBEDDINGS.find((e) => e.model === MODEL)!;
-
-/** A deterministic generator (mulberry32), so every run builds the same corpus and queries. */
-export function seededRandom(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Themes: each its own nouns, places and palette, so captions (and their vectors) cluster by theme. */
 const THEMES: Record<string, { subjects: string[]; places: string[]; colors: string[] }> = {

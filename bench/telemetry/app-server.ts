@@ -16,7 +16,8 @@ import { loadConfig } from "../../src/config.ts";
 import { bulkInsertImages } from "../../src/db/images.ts";
 import { embeddingText } from "../../src/ingest/embed.ts";
 import { startServer } from "../../src/server.ts";
-import { seededRandom, syntheticImage, syntheticRow } from "../search/corpus.ts";
+import { seededRandom } from "../../src/random.ts";
+import { syntheticImage, syntheticRow } from "../search/corpus.ts";
 
 const [variant, url, size = "500"] = process.argv.slice(2);
 if ((variant !== "traced" && variant !== "untraced") || !url) throw new Error("usage: app-server.ts <traced|untraced> <otlp url> [corpus size]");

@@ -365,10 +365,9 @@ export function createWordVectors(
     return row;
   }
 
-  function tokenize(text: string): readonly WordToken[] {
+  /** The tokens of `text` as wink-nlp reads them, not remembered (callers keep their own memo). */
+  function read(text: string): readonly WordToken[] {
     if (!nlp) throw new Error("word vectors are not loaded yet: await ready() first");
-    const cached = tokenized.get(text);
-    if (cached) return cached;
     const its = nlp.its;
     const out: WordToken[] = [];
     nlp.readDoc(text).tokens().each((token: any) => {
@@ -378,7 +377,11 @@ export function createWordVectors(
       const lemma = String(token.out(its.lemma)).toLowerCase();
       out.push(Object.freeze({ word, lemma, stopWord: Boolean(token.out(its.stopWordFlag)), pos: String(token.out(its.pos)) }));
     });
-    return remember(tokenized, TOKENIZE_MEMO, text, Object.freeze(out));
+    return Object.freeze(out);
+  }
+
+  function tokenize(text: string): readonly WordToken[] {
+    return tokenized.get(text) ?? remember(tokenized, TOKENIZE_MEMO, text, read(text));
   }
 
   return {
@@ -425,7 +428,9 @@ export function createWordVectors(
     analyse(word) {
       const memo = analysed.get(word);
       if (memo) return memo;
-      const [token] = tokenize(word);
+      // Read directly: each corpus word analysed through `tokenize` would also take a slot of its
+      // memo, pushing out the queries it is there for.
+      const [token] = read(word);
       return remember(analysed, WORD_MEMO, word, token && token.word === word ? token : Object.freeze({ word, lemma: word, stopWord: false, pos: "X" }));
     },
   };

@@ -13,7 +13,7 @@ import { settlesWithin, type DegradableStage } from "./degraded.ts";
 import { embedQuery } from "./embed.ts";
 import { expandQuery, type ExpandedQuery } from "./expand.ts";
 import { fulltextBranch } from "./fulltext.ts";
-import { fuseStage, type BranchComponent, type CandidateSignal, type FusionSettings } from "./fuse.ts";
+import { fuseStage, type BranchComponent, type FusionSettings } from "./fuse.ts";
 import { createDocumentCache, rerankStage, type DocumentCache, type RerankFeatures } from "./rerank.ts";
 import { vectorBranch } from "./vector.ts";
 import { createCorpusVocabulary, type CorpusVocabulary } from "./vocabulary.ts";
@@ -30,8 +30,6 @@ export interface SearchDeps {
   telemetry: Telemetry;
   config: AppConfig;
   log?: Logger;
-  /** Extra fusion signals over the candidates (see CandidateSignal); none by default. */
-  signals?: readonly CandidateSignal[];
   /** The reranker's readings of recent candidates. */
   documents?: DocumentCache;
 }
@@ -219,7 +217,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const queryColors = query !== "" ? colorWordsIn(query) : [];
   const colorWordWeight = clamp(request.fusion?.weights?.color, 0, 10, config.search.colorWordWeight);
   const colorWords = queryColors.length > 0 && colorWordWeight > 0 ? colorMatch(queryColors, config.search.colorThreshold) : undefined;
-  const signals = colorWords ? [...(deps.signals ?? []), colorWords.signal(colorWordWeight)] : deps.signals;
+  const signals = colorWords ? [colorWords.signal(colorWordWeight)] : undefined;
   const fused = await timed(stageMs, "fuse", () =>
     fuseStage(deps, { text: text.hits, vector: vectorHits, settings: fusion, keep, signals, limit: topN, queryWords: expanded.terms.length }),
   );

@@ -2,7 +2,6 @@ import type { AppConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ModelError, type TextModel, type WordVectors } from "../ai/types.ts";
 import type { ImageRow } from "../db/schema.ts";
-import type { CandidateImage } from "../db/search.ts";
 import { GENAI_ATTR, SPAN, type Telemetry } from "../telemetry/index.ts";
 import { markDegraded } from "./degraded.ts";
 import { normalizeQuery } from "./expand.ts";
@@ -145,7 +144,8 @@ export function createDocumentCache(size = 4096) {
 export type DocumentCache = ReturnType<typeof createDocumentCache>;
 
 /**
- * The offline, transparent relevance features of one image for the ORIGINAL query.
+ * The offline, transparent relevance features of one image for the ORIGINAL query. `doc` is the
+ * image's reading when the caller remembered it (the document cache); otherwise it is read here.
  *
  * @example
  * offlineFeatures(wordVectors, "red car", image, undefined).coverage // 1 when both words are in the caption
@@ -153,11 +153,11 @@ export type DocumentCache = ReturnType<typeof createDocumentCache>;
 export function offlineFeatures(
   wordVectors: WordVectors,
   original: string | QueryWords,
-  image: Pick<ImageRow, "caption" | "labels" | "category" | "hexColors"> | (Pick<ImageRow, "caption" | "labels" | "category" | "hexColors"> & { words: DocumentWords }),
+  image: Pick<ImageRow, "caption" | "labels" | "category" | "hexColors">,
   color?: RerankColor,
+  doc: DocumentWords = documentWords(wordVectors, image),
 ): RerankFeatures {
   const q = typeof original === "string" ? queryWords(wordVectors, original) : original;
-  const doc = "words" in image ? image.words : documentWords(wordVectors, image);
   let coverage = 0;
   let labels = 0;
   let categoryHit = 0;
@@ -274,8 +274,7 @@ export async function rerankStage(
       return { ranked, source: "none", fallbackReason: "vectors_loading" };
     }
     const q = queryWords(deps.wordVectors, input.original);
-    const read = (image: CandidateImage) => (deps.documents ? { ...image, words: deps.documents.get(deps.wordVectors, image) } : image);
-    const features = top.map((c) => offlineFeatures(deps.wordVectors, q, read(c.image), input.color));
+    const features = top.map((c) => offlineFeatures(deps.wordVectors, q, c.image, input.color, deps.documents?.get(deps.wordVectors, c.image)));
     let scores = features.map(offlineScore);
     let source: "offline" | "gemini" = "offline";
     let fallbackReason: string | undefined;

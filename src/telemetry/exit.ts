@@ -9,6 +9,9 @@ export interface Flushable {
 // Weak: a sink nobody references any more is collected. One with spans queued stays reachable
 // through its armed batch timer, so nothing waiting to be sent is lost by collecting it.
 const live = new Set<WeakRef<Flushable>>();
+// A collected sink's ref leaves the set too: recorders never shut down (tests build hundreds)
+// would otherwise leave one entry each until the process exits.
+const forget = new FinalizationRegistry<WeakRef<Flushable>>((ref) => live.delete(ref));
 let hooked = false;
 
 async function flushPending(): Promise<void> {
@@ -35,23 +38,24 @@ async function flushPending(): Promise<void> {
 export function flushBeforeExit(target: Flushable): () => void {
   const ref = new WeakRef(target);
   live.add(ref);
+  forget.register(target, ref, ref);
   if (!hooked) {
     hooked = true;
     process.on("beforeExit", flushPending);
   }
   return () => {
     live.delete(ref);
+    forget.unregister(ref);
   };
 }
 
 /**
- * Sinks the exit hook still holds (for tests of the hook itself).
+ * Entries the exit hook still holds, a collected sink's included until it is forgotten (for tests
+ * of the hook itself).
  *
  * @example
  * const before = hookedSinks();
  */
 export function hookedSinks(): number {
-  let n = 0;
-  for (const ref of live) if (ref.deref()) n++;
-  return n;
+  return live.size;
 }

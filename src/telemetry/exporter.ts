@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import {
   createOtlpNetworkExportDelegate,
   ExporterMetrics,
@@ -79,22 +80,10 @@ export class FetchTransport implements IExporterTransport {
     }
   }
 
-  /** Waits `ms` unless the transport shuts down first; true when the wait ran out. */
+  /** Waits `ms` unless the transport shuts down first (or already has); true when the wait ran out. */
   private sleep(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const signal = this.closing.signal;
-      const timer = setTimeout(() => {
-        signal.removeEventListener("abort", stop);
-        resolve(true);
-      }, ms);
-      // A retry never keeps a finished process alive.
-      (timer as { unref?: () => void }).unref?.();
-      const stop = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      signal.addEventListener("abort", stop, { once: true });
-    });
+    // Unreferenced: a retry never keeps a finished process alive.
+    return delay(ms, true, { signal: this.closing.signal, ref: false }).catch(() => false);
   }
 }
 
