@@ -72,7 +72,9 @@ export function webRoutes(deps: WebDeps): Hono<AppEnv> {
   });
 
   app.get("/", function searchPage(c) {
-    const state = readSearchState(new URL(c.req.url).searchParams);
+    // Without a usable Host header (HTTP/1.0, a malformed one) Bun hands over a bare path as the
+    // URL (see `requestPath` in http/app.ts); the base makes it parse either way.
+    const state = readSearchState(new URL(c.req.url, "http://localhost").searchParams);
     return page(c, "search", state.q ? `${state.q} · Search` : "Search", <SearchBody state={state} />);
   });
 
