@@ -9,7 +9,7 @@
 import { brotliCompressSync, constants as zlib } from "node:zlib";
 import type { Context } from "hono";
 import { parseAccept } from "hono/utils/accept";
-import { errorBody } from "./errors.ts";
+import { NotFoundError, toErrorResponse } from "./errors.ts";
 
 /** For hashed names: the bytes under a name never change. */
 export const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -101,7 +101,8 @@ export function sendAsset(c: Context, asset: Asset, cacheControl: string): Respo
  */
 export function serveNamed(c: Context, files: ReadonlyMap<string, Asset>): Response {
   const asset = files.get(c.req.param("name") ?? "");
-  if (!asset) return c.json(errorBody("not_found", `no asset ${c.req.path}`), 404);
+  // Through the one mapper, so the message (which quotes the path) is clipped like every other.
+  if (!asset) return toErrorResponse(c, new NotFoundError(`no asset ${c.req.path}`));
   return sendAsset(c, asset, IMMUTABLE);
 }
 
