@@ -16,6 +16,7 @@ import sharp from "sharp";
 import { startFakeGemini, type FakeGemini } from "./harness/fake-gemini.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
 import { launchBrowser, seedDemoCorpus, startServiceProcess, type ServiceProcess, type TestBrowser } from "./harness/browser.ts";
+import { MAX_CAPTION_LENGTH } from "../src/ingest/label.ts";
 
 // The functions handed to page.evaluate run in the browser; the test project has no DOM types.
 declare const document: any, window: any, DataTransfer: any, DragEvent: any, sessionStorage: any;
@@ -354,6 +355,8 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   expect(await rows.count()).toBe(3);
   // Each row starts from the defaults and can be changed on its own.
   expect(await rows.nth(0).getByLabel("Caption").inputValue()).toBe("A web test upload");
+  // A row's caption takes as much as the defaults field, whose limit the server rendered (MAX_CAPTION_LENGTH).
+  expect(await rows.nth(0).getByLabel("Caption").getAttribute("maxlength")).toBe(String(MAX_CAPTION_LENGTH));
   await rows.nth(0).getByLabel("Labels").fill("test, upload, gradient");
   await browser.screenshot(page, "09-upload-queued", { fullPage: true });
 
