@@ -264,6 +264,31 @@ describe("search", () => {
     await page.close();
   });
 
+  test("a search typed while more of the latest images load keeps its results when that page answers last", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${open.url}/`);
+    await ready(page);
+    await page.locator("#results-title", { hasText: "Latest images" }).waitFor();
+    // The next page of the list is held until the search has answered.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/images\?.*cursor=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByRole("button", { name: "More images" }).click();
+    await page.getByRole("searchbox", { name: "Search images" }).fill("calm sea at dusk");
+    await page.keyboard.press("Enter");
+    await resultsHeading(page, /results for “calm sea at dusk”/);
+    const answered = page.waitForResponse(/\/api\/images\?.*cursor=/);
+    release();
+    await (await answered).finished();
+    // The stale page's answer has been read by now (a few tasks after its body), and was dropped.
+    await page.evaluate(() => new Promise((resolve) => window.setTimeout(resolve, 200)));
+    expect(await page.locator("#results-title").innerText()).toMatch(/results for “calm sea at dusk”/);
+    await page.close();
+  });
+
   test("'more like this' searches from a result's image and leaves that image out", async () => {
     const page = await browser.newPage();
     await page.goto(`${open.url}/?q=lighthouse`);
