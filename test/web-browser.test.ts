@@ -422,6 +422,28 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   // The new category is suggested from now on (the list is read again after the uploads).
   await page.locator('#categories option[value="testing"]').waitFor({ state: "attached" });
   await browser.screenshot(page, "10b-upload-done", { fullPage: true });
+
+  // "Clear finished" takes the stored rows away and lets their previews go: a revoked blob: URL no longer loads.
+  const previews = await Promise.all(["fresh.png", "again.jpg"].map((name) => row(name).locator("img.preview").getAttribute("src")));
+  await page.getByRole("button", { name: "Clear finished" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".queue-item").length === 1);
+  const loads = await page.evaluate(
+    (urls) =>
+      Promise.all(
+        urls.map(
+          (url) =>
+            new Promise<boolean>((resolve) => {
+              // Not fetch: the page's CSP keeps connect-src to its own origin; img-src takes blob:.
+              const img = new window.Image();
+              img.onload = () => resolve(true);
+              img.onerror = () => resolve(false);
+              img.src = url;
+            }),
+        ),
+      ),
+    previews,
+  );
+  expect(loads).toEqual([false, false]);
   await page.close();
 });
 

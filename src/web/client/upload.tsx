@@ -28,6 +28,9 @@ interface Item {
 
 type Queue = { items: Item[]; running: boolean };
 
+/** Stored, or already stored: what "Clear finished" takes away. */
+const finished = (item: Item) => item.status === "stored" || item.status === "duplicate";
+
 /** What a row's fields offer, read from the server-rendered defaults (the server's own values and limits). */
 interface RowChoices {
   roles: string[];
@@ -119,7 +122,7 @@ function QueueView(props: { store: Store<Queue>; config: PageConfig; choices: Ro
       return { ...q, items: q.items.filter((i) => i.key !== key) };
     });
   if (queue.items.length === 0) return <p class="muted">No files yet.</p>;
-  const done = queue.items.filter((i) => i.status === "stored" || i.status === "duplicate").length;
+  const done = queue.items.filter(finished).length;
   const failed = queue.items.filter((i) => i.status === "failed").length;
   return (
     <>
@@ -211,7 +214,11 @@ export function startUploadPage(config: PageConfig, api: Api): void {
     void uploadAll();
   });
   document.getElementById("clear-done")?.addEventListener("click", () =>
-    store.set((q) => ({ ...q, items: q.items.filter((i) => i.status !== "stored" && i.status !== "duplicate") })),
+    store.set((q) => {
+      // As `remove` does: a preview's blob: URL holds the file's bytes until it is revoked.
+      for (const item of q.items.filter(finished)) URL.revokeObjectURL(item.preview);
+      return { ...q, items: q.items.filter((i) => !finished(i)) };
+    }),
   );
   // The whole page takes drops, so a near miss does not open the file in the tab.
   for (const type of ["dragenter", "dragover"]) {
