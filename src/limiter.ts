@@ -137,7 +137,7 @@ export class ConcurrencyLimiter {
   }
 
   /** Whole seconds until a newcomer would likely get a slot: the queue ahead drained at the mean hold time. */
-  retryAfterSeconds(): number {
+  private retryAfterSeconds(): number {
     if (this.holdMs === undefined) return 1;
     const rounds = Math.ceil((this.waiting.length + 1) / this.options.concurrency);
     return Math.max(1, Math.ceil((rounds * this.holdMs) / 1000));

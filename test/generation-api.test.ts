@@ -113,6 +113,10 @@ describe("POST /api/generate with Gemini (fake API)", () => {
     expect(json.hexColors[0]).toBe(hex);
     const cached = await gemini.request(json.imageUrl, { headers: { "if-none-match": image.headers.get("etag")! } });
     expect(cached.status).toBe(304);
+    // Served like an image's file: `If-None-Match` compares weakly (RFC 9110: a list, `W/`), no sniffing.
+    const weak = await gemini.request(json.imageUrl, { headers: { "if-none-match": `"other", W/${image.headers.get("etag")!}` } });
+    expect(weak.status).toBe(304);
+    expect(image.headers.get("x-content-type-options")).toBe("nosniff");
 
     // The stored record.
     const record = (await (await gemini.request(`/api/generations/${json.id}`)).json()) as any;

@@ -325,6 +325,14 @@ describe("a hostile client against the server process (API_KEYS set, reads publi
       expect(JSON.parse(res.body)).toEqual({ status: "ready" });
     });
 
+    test("the search page over HTTP/1.0 without Host, or with a malformed one, reads its query", async () => {
+      for (const head of ["GET /?q=red+door HTTP/1.0\r\n\r\n", "GET /?q=red+door HTTP/1.1\r\nHost: a/b\r\nConnection: close\r\n\r\n"]) {
+        const res = parseRaw(await raw(s.port, head));
+        expect(res.status).toBe(200);
+        expect(res.body).toContain('value="red door"');
+      }
+    });
+
     for (const host of ["a/b", "x/api", "", "exa mple:99:zz"]) {
       test(`a malformed Host (${JSON.stringify(host)}) does not shift routing`, async () => {
         const id = "0190f000-0000-7000-8000-000000000000";

@@ -161,6 +161,10 @@ describe("assets", () => {
     const res = await get("/assets/main-000000000000.js");
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+    // A name of any length gets an answer of bounded size: the path it quotes is clipped.
+    const long = await get(`/assets/${"a".repeat(6000)}.js`);
+    expect(long.status).toBe(404);
+    expect((await long.text()).length).toBeLessThanOrEqual(1024);
   });
 
   test("the bundle holds browser code only: the client, the shared pieces and hono's client and JSX runtime (types cross, code does not)", () => {

@@ -16,6 +16,7 @@ import sharp from "sharp";
 import { startFakeGemini, type FakeGemini } from "./harness/fake-gemini.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "./harness/otlp-receiver.ts";
 import { launchBrowser, seedDemoCorpus, startServiceProcess, type ServiceProcess, type TestBrowser } from "./harness/browser.ts";
+import { MAX_CAPTION_LENGTH } from "../src/ingest/label.ts";
 
 // The functions handed to page.evaluate run in the browser; the test project has no DOM types.
 declare const document: any, window: any, DataTransfer: any, DragEvent: any, sessionStorage: any;
@@ -263,6 +264,31 @@ describe("search", () => {
     await page.close();
   });
 
+  test("a search typed while more of the latest images load keeps its results when that page answers last", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${open.url}/`);
+    await ready(page);
+    await page.locator("#results-title", { hasText: "Latest images" }).waitFor();
+    // The next page of the list is held until the search has answered.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/images\?.*cursor=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByRole("button", { name: "More images" }).click();
+    await page.getByRole("searchbox", { name: "Search images" }).fill("calm sea at dusk");
+    await page.keyboard.press("Enter");
+    await resultsHeading(page, /results for “calm sea at dusk”/);
+    const answered = page.waitForResponse(/\/api\/images\?.*cursor=/);
+    release();
+    await (await answered).finished();
+    // The stale page's answer has been read by now (a few tasks after its body), and was dropped.
+    await page.evaluate(() => new Promise((resolve) => window.setTimeout(resolve, 200)));
+    expect(await page.locator("#results-title").innerText()).toMatch(/results for “calm sea at dusk”/);
+    await page.close();
+  });
+
   test("'more like this' searches from a result's image and leaves that image out", async () => {
     const page = await browser.newPage();
     await page.goto(`${open.url}/?q=lighthouse`);
@@ -354,6 +380,8 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   expect(await rows.count()).toBe(3);
   // Each row starts from the defaults and can be changed on its own.
   expect(await rows.nth(0).getByLabel("Caption").inputValue()).toBe("A web test upload");
+  // A row's caption takes as much as the defaults field, whose limit the server rendered (MAX_CAPTION_LENGTH).
+  expect(await rows.nth(0).getByLabel("Caption").getAttribute("maxlength")).toBe(String(MAX_CAPTION_LENGTH));
   await rows.nth(0).getByLabel("Labels").fill("test, upload, gradient");
   await browser.screenshot(page, "09-upload-queued", { fullPage: true });
 
@@ -394,6 +422,28 @@ test("upload: one file dropped and two chosen; each shows its outcome (stored, a
   // The new category is suggested from now on (the list is read again after the uploads).
   await page.locator('#categories option[value="testing"]').waitFor({ state: "attached" });
   await browser.screenshot(page, "10b-upload-done", { fullPage: true });
+
+  // "Clear finished" takes the stored rows away and lets their previews go: a revoked blob: URL no longer loads.
+  const previews = await Promise.all(["fresh.png", "again.jpg"].map((name) => row(name).locator("img.preview").getAttribute("src")));
+  await page.getByRole("button", { name: "Clear finished" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".queue-item").length === 1);
+  const loads = await page.evaluate(
+    (urls) =>
+      Promise.all(
+        urls.map(
+          (url) =>
+            new Promise<boolean>((resolve) => {
+              // Not fetch: the page's CSP keeps connect-src to its own origin; img-src takes blob:.
+              const img = new window.Image();
+              img.onload = () => resolve(true);
+              img.onerror = () => resolve(false);
+              img.src = url;
+            }),
+        ),
+      ),
+    previews,
+  );
+  expect(loads).toEqual([false, false]);
   await page.close();
 });
 

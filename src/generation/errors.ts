@@ -34,7 +34,7 @@ const DEFAULT_RETRY_AFTER_SECONDS = 30;
 export class GenerationFailedError extends ClientFacingError {
   declare readonly code: ModelErrorKind;
   constructor(
-    readonly kind: ModelErrorKind,
+    kind: ModelErrorKind,
     message: string,
     record: { generationId: string; traceId?: string | null; retryAfterSeconds?: number },
     cause?: unknown,
@@ -45,9 +45,5 @@ export class GenerationFailedError extends ClientFacingError {
       headers: retryAfter ? { "Retry-After": retryAfter } : {},
       details: { generationId: record.generationId, ...(record.traceId ? { traceId: record.traceId } : {}) },
     });
-  }
-
-  get generationId(): string {
-    return this.details!.generationId as string;
   }
 }

@@ -2,6 +2,7 @@ import sharp from "sharp";
 import { ModelError } from "../ai/types.ts";
 import { updateGeneration, type Db, type GenerationPatch, type GenerationRow } from "../db/index.ts";
 import { extractPalette } from "../ingest/palette.ts";
+import { IMMUTABLE_CACHE } from "../ingest/store.ts";
 import { generatedKey } from "../storage/keys.ts";
 import type { BlobStore } from "../storage/types.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
@@ -46,7 +47,7 @@ export function storeGeneratedImage(deps: StoreDeps, id: string, bytes: Uint8Arr
     const key = generatedKey(id, "png");
     const [hexColors] = await Promise.all([
       extractPalette(png, 5),
-      deps.storage.put(key, png, { contentType: "image/png", cacheControl: "public, max-age=31536000, immutable" }),
+      deps.storage.put(key, png, { contentType: "image/png", cacheControl: IMMUTABLE_CACHE }),
     ]);
     const row = await updateGeneration(deps.db, id, { ...patch, outputKey: key, hexColors });
     if (!row) throw new Error(`generation ${id} vanished before it was stored`);

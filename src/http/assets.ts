@@ -9,10 +9,8 @@
 import { brotliCompressSync, constants as zlib } from "node:zlib";
 import type { Context } from "hono";
 import { parseAccept } from "hono/utils/accept";
-import { errorBody } from "./errors.ts";
-
-/** For hashed names: the bytes under a name never change. */
-export const IMMUTABLE = "public, max-age=31536000, immutable";
+import { IMMUTABLE_CACHE } from "../ingest/store.ts";
+import { NotFoundError, toErrorResponse } from "./errors.ts";
 
 /**
  * Brotli's best quality (11) costs about 4 µs a byte here: 7.5 s for Swagger UI's 1.7 MB bundle,
@@ -74,7 +72,7 @@ export function pickEncoding(acceptEncoding: string | undefined): "br" | "gzip" 
  * `If-None-Match`.
  *
  * @example
- * return sendAsset(c, asset, IMMUTABLE);
+ * return sendAsset(c, asset, IMMUTABLE_CACHE);
  */
 export function sendAsset(c: Context, asset: Asset, cacheControl: string): Response {
   const headers: Record<string, string> = {
@@ -101,8 +99,10 @@ export function sendAsset(c: Context, asset: Asset, cacheControl: string): Respo
  */
 export function serveNamed(c: Context, files: ReadonlyMap<string, Asset>): Response {
   const asset = files.get(c.req.param("name") ?? "");
-  if (!asset) return c.json(errorBody("not_found", `no asset ${c.req.path}`), 404);
-  return sendAsset(c, asset, IMMUTABLE);
+  // Through the one mapper, so the message (which quotes the path) is clipped like every other.
+  if (!asset) return toErrorResponse(c, new NotFoundError(`no asset ${c.req.path}`));
+  // Hashed names: the bytes under a name never change, as for stored blobs.
+  return sendAsset(c, asset, IMMUTABLE_CACHE);
 }
 
 /**

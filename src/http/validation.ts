@@ -60,7 +60,7 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
  * the body itself: another media type is a 415 (the validator would silently validate `{}`), no
  * body a 400 `missing_body`, unparsable text a 400 `malformed_json`. The parsed value goes to
  * Hono's body cache, which the validator reads, so the body is parsed once. The body limit has
- * run before (`bodyLimits`).
+ * run before (`jsonLimit`).
  *
  * @example
  * routes.post("/search", jsonBody, validate("json", SearchBody), handler);

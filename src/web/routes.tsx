@@ -7,6 +7,7 @@ import { Hono, type Context } from "hono";
 import { html } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { AppDeps, AppEnv } from "../http/app.ts";
+import { contentSecurityPolicy, setPageHeaders } from "../http/page-headers.ts";
 import { createAssetStore, type AssetStore } from "./assets.ts";
 import { DetailBody, GenerateBody, SearchBody, UploadBody } from "./pages/forms.tsx";
 import { Layout } from "./pages/layout.tsx";
@@ -19,21 +20,8 @@ import { readSearchState } from "./shared/search-state.ts";
  */
 export type WebDeps = Pick<AppDeps, "config"> & { assets?: AssetStore };
 
-/**
- * Scripts, styles and API calls only from this origin (nothing from a CDN); images from anywhere,
- * since blobs on S3 are served by redirect to presigned URLs.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src * data: blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+/** Images from anywhere: blobs on S3 are served by redirect to presigned URLs. */
+const CONTENT_SECURITY_POLICY = contentSecurityPolicy({ img: "* data: blob:" });
 
 /**
  * The web app, mounted at `/` by `createApp`.
@@ -57,9 +45,7 @@ export function webRoutes(deps: WebDeps): Hono<AppEnv> {
       id,
     };
     c.header("Cache-Control", "no-cache");
-    c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "same-origin");
+    setPageHeaders(c, CONTENT_SECURITY_POLICY);
     return c.html(html`<!DOCTYPE html>${(
       <Layout title={title} config={pageConfig} assets={manifest}>
         {body}
@@ -72,7 +58,9 @@ export function webRoutes(deps: WebDeps): Hono<AppEnv> {
   });
 
   app.get("/", function searchPage(c) {
-    const state = readSearchState(new URL(c.req.url).searchParams);
+    // Without a usable Host header (HTTP/1.0, a malformed one) Bun hands over a bare path as the
+    // URL (see `requestPath` in http/app.ts); the base makes it parse either way.
+    const state = readSearchState(new URL(c.req.url, "http://localhost").searchParams);
     return page(c, "search", state.q ? `${state.q} · Search` : "Search", <SearchBody state={state} />);
   });
 

@@ -8,25 +8,12 @@ import { dirname, join } from "node:path";
 import type { Context } from "hono";
 import { html } from "hono/html";
 import { loadOnce, memoryAsset, serveNamed, type Asset } from "../assets.ts";
+import { contentSecurityPolicy, setPageHeaders } from "../page-headers.ts";
 
 const DIST = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
 
-/**
- * Scripts, styles and requests only from this origin; Swagger UI sets inline styles and draws
- * icons as data: SVG.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+/** Swagger UI sets inline styles and draws icons as data: SVG. */
+const CONTENT_SECURITY_POLICY = contentSecurityPolicy({ img: "'self' data:", font: "'self' data:" });
 
 // Started by the page's last script, after the bundle. Relative URLs keep the page working behind a
 // path prefix. `validatorUrl: null`: no badge fetched from validator.swagger.io.
@@ -79,9 +66,7 @@ export function createApiReference(): ApiReference {
     async page(c) {
       const { css, bundle, init } = await assets();
       const url = (asset: Asset) => `docs/assets/${asset.name}`;
-      c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-      c.header("X-Content-Type-Options", "nosniff");
-      c.header("Referrer-Policy", "same-origin");
+      setPageHeaders(c, CONTENT_SECURITY_POLICY);
       return c.html(html`<!doctype html>
 <html lang="en">
   <head>

@@ -4,6 +4,7 @@ import { getGeneration, listGenerations, type GenerationRow } from "../../db/ind
 import { generateImage, type GenerationDeps } from "../../generation/pipeline.ts";
 import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
+import { serveBlob } from "../blobs.ts";
 import { NotFoundError } from "../errors.ts";
 import { rateLimit } from "../rate-limit.ts";
 import { GenerateBody, GenerationListQuery } from "../schemas/generations.ts";
@@ -104,19 +105,6 @@ export function generationRoutes(deps: GenerationDeps, config: AppConfig) {
       if (row.status !== "succeeded" || !row.outputKey) {
         throw new NotFoundError(`generation ${row.id} has no image (status ${row.status})`, "no_image");
       }
-      const direct = await deps.storage.readUrl(row.outputKey);
-      if (direct) return c.redirect(direct, 302);
-      const blob = await deps.storage.getStream(row.outputKey);
-      if (!blob) throw new NotFoundError(`the image of generation ${row.id} is missing from storage`, "no_image");
-      const headers = {
-        "Content-Type": blob.contentType,
-        ETag: blob.etag,
-        "Cache-Control": blob.cacheControl ?? "public, max-age=31536000, immutable",
-      };
-      if (c.req.header("if-none-match") === blob.etag) {
-        await blob.body.cancel();
-        return c.body(null, 304, headers);
-      }
-      return c.body(blob.body, 200, { ...headers, "Content-Length": String(blob.size) });
+      return serveBlob(c, deps.storage, row.outputKey, () => new NotFoundError(`the image of generation ${row.id} is missing from storage`, "no_image"));
     });
 }

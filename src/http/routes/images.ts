@@ -6,10 +6,10 @@ import { Hono, type Context } from "hono";
 import { getImage, listCategories, listImages } from "../../db/images.ts";
 import type { ImageRow } from "../../db/schema.ts";
 import { createUploadLimiter, ingestFile, type IngestDeps } from "../../ingest/pipeline.ts";
-import { IMMUTABLE_CACHE } from "../../ingest/store.ts";
 import { thumbnailKey } from "../../storage/keys.ts";
 import type { AppConfig } from "../../config.ts";
 import type { AppEnv } from "../app.ts";
+import { serveBlob } from "../blobs.ts";
 import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from "../errors.ts";
 import { uploadLimit } from "../limits.ts";
 import { IdParam } from "../schemas/common.ts";
@@ -83,35 +83,6 @@ async function findImage(deps: IngestDeps, id: string): Promise<ImageRow> {
   return image;
 }
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header || !etag) return false;
-  if (header.trim() === "*") return true;
-  const bare = etag.replace(/^W\//, "");
-  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === bare);
-}
-
-async function serveBlob(c: Context<AppEnv>, deps: IngestDeps, key: string): Promise<Response> {
-  const url = await deps.storage.readUrl(key);
-  if (url) {
-    c.header("Cache-Control", "no-store");
-    return c.redirect(url, 302);
-  }
-  const head = await deps.storage.head(key);
-  if (!head) throw new NotFoundError("the image file is missing from storage");
-  const common = {
-    ETag: head.etag,
-    "Cache-Control": head.cacheControl ?? IMMUTABLE_CACHE,
-    "X-Content-Type-Options": "nosniff",
-  };
-  if (etagMatches(c.req.header("if-none-match"), head.etag)) return new Response(null, { status: 304, headers: common });
-  const blob = await deps.storage.getStream(key);
-  if (!blob) throw new NotFoundError("the image file is missing from storage");
-  return new Response(c.req.method === "HEAD" ? null : blob.body, {
-    status: 200,
-    headers: { ...common, ETag: blob.etag, "Content-Type": blob.contentType, "Content-Length": String(blob.size) },
-  });
-}
-
 /**
  * `POST /api/images` (multipart upload), `GET /api/images` (cursor pages), `GET /api/images/:id`,
  * `GET /api/images/:id/file`, `GET /api/images/:id/thumbnail` and `GET /api/categories`.
@@ -156,11 +127,11 @@ export function imageRoutes(deps: IngestDeps, config: AppConfig) {
     })
     .get("/images/:id/file", validate("param", IdParam), async function getImageFile(c) {
       const image = await findImage(deps, c.req.valid("param").id);
-      return serveBlob(c, deps, image.storageKey);
+      return serveBlob(c, deps.storage, image.storageKey);
     })
     .get("/images/:id/thumbnail", validate("param", IdParam), async function getImageThumbnail(c) {
       const image = await findImage(deps, c.req.valid("param").id);
-      return serveBlob(c, deps, thumbnailKey(image.id));
+      return serveBlob(c, deps.storage, thumbnailKey(image.id));
     })
     .get("/categories", async function listImageCategories(c) {
       return c.json({ items: await listCategories(deps.db, MAX_CATEGORIES) } satisfies CategoryList);

@@ -137,6 +137,9 @@ export const pageQuery = {
  */
 export const IdParam = z.object({ id: uuid });
 
+/** Longest category accepted, in characters (before it becomes a slug). */
+export const MAX_CATEGORY_LENGTH = 100;
+
 /**
  * A category as clients write it ("Natural Light"), stored and filtered as its slug
  * ("natural-light"); blank means none.
@@ -144,7 +147,7 @@ export const IdParam = z.object({ id: uuid });
  * @example
  * z.object({ category: category.optional() }).parse({ category: "Natural Light" }) // { category: "natural-light" }
  */
-export const category = clientText({ max: 100 }).transform((text, ctx) => {
+export const category = clientText({ max: MAX_CATEGORY_LENGTH }).transform((text, ctx) => {
   if (text.trim() === "") return undefined;
   const slug = slugifyCategory(text);
   if (!slug) ctx.addIssue({ code: "custom", message: "must contain a letter or digit" });

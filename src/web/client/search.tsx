@@ -225,12 +225,14 @@ export function startSearchPage(config: PageConfig, api: Api): void {
   async function more() {
     const view = store.get();
     if (view.status === "browsed" && view.nextCursor) {
+      // Like `load`: a search started while this page loads wins, whichever answers last.
+      const mine = run;
       store.set({ ...view, loadingMore: true });
       try {
         const page = await api.listImages({ limit: PAGE_SIZE, cursor: view.nextCursor, ...filtersOf(view.state) });
-        store.set({ ...view, items: [...view.items, ...page.items], nextCursor: page.nextCursor, loadingMore: false });
+        if (mine === run) store.set({ ...view, items: [...view.items, ...page.items], nextCursor: page.nextCursor, loadingMore: false });
       } catch (error) {
-        store.set({ status: "failed", state: view.state, error: explain(error) });
+        if (mine === run) store.set({ status: "failed", state: view.state, error: explain(error) });
       }
     } else if (view.status === "searched") {
       go({ ...view.state, limit: Math.min(MAX_RESULTS, view.state.limit + PAGE_SIZE) });

@@ -28,7 +28,16 @@ interface Item {
 
 type Queue = { items: Item[]; running: boolean };
 
-function Row(props: { item: Item; config: PageConfig; roles: string[]; update: (patch: Partial<Item>) => void; remove: () => void }) {
+/** Stored, or already stored: what "Clear finished" takes away. */
+const finished = (item: Item) => item.status === "stored" || item.status === "duplicate";
+
+/** What a row's fields offer, read from the server-rendered defaults (the server's own values and limits). */
+interface RowChoices {
+  roles: string[];
+  captionMaxLength: number;
+}
+
+function Row(props: { item: Item; config: PageConfig; choices: RowChoices; update: (patch: Partial<Item>) => void; remove: () => void }) {
   const { item } = props;
   const id = `file-${item.key}`;
   const editable = item.status === "ready" || item.status === "failed";
@@ -51,7 +60,7 @@ function Row(props: { item: Item; config: PageConfig; roles: string[]; update: (
         <div class="row-fields">
           <label>
             Caption
-            <input type="text" value={item.fields.caption} onInput={setField("caption")} disabled={!editable} maxlength={2000} />
+            <input type="text" value={item.fields.caption} onInput={setField("caption")} disabled={!editable} maxlength={props.choices.captionMaxLength} />
           </label>
           <label>
             Labels
@@ -64,7 +73,7 @@ function Row(props: { item: Item; config: PageConfig; roles: string[]; update: (
           <label>
             Role
             <select onChange={setField("role")} disabled={!editable}>
-              {props.roles.map((role) => (
+              {props.choices.roles.map((role) => (
                 <option value={role} selected={role === item.fields.role}>
                   {role}
                 </option>
@@ -102,7 +111,7 @@ function Row(props: { item: Item; config: PageConfig; roles: string[]; update: (
   );
 }
 
-function QueueView(props: { store: Store<Queue>; config: PageConfig; roles: string[] }) {
+function QueueView(props: { store: Store<Queue>; config: PageConfig; choices: RowChoices }) {
   const queue = useSyncExternalStore(props.store.subscribe, props.store.get);
   const update = (key: number) => (patch: Partial<Item>) =>
     props.store.set((q) => ({ ...q, items: q.items.map((i) => (i.key === key ? { ...i, ...patch } : i)) }));
@@ -113,7 +122,7 @@ function QueueView(props: { store: Store<Queue>; config: PageConfig; roles: stri
       return { ...q, items: q.items.filter((i) => i.key !== key) };
     });
   if (queue.items.length === 0) return <p class="muted">No files yet.</p>;
-  const done = queue.items.filter((i) => i.status === "stored" || i.status === "duplicate").length;
+  const done = queue.items.filter(finished).length;
   const failed = queue.items.filter((i) => i.status === "failed").length;
   return (
     <>
@@ -123,7 +132,7 @@ function QueueView(props: { store: Store<Queue>; config: PageConfig; roles: stri
       </p>
       <ul class="queue">
         {queue.items.map((item) => (
-          <Row key={item.key} item={item} config={props.config} roles={props.roles} update={update(item.key)} remove={remove(item.key)} />
+          <Row key={item.key} item={item} config={props.config} choices={props.choices} update={update(item.key)} remove={remove(item.key)} />
         ))}
       </ul>
     </>
@@ -141,7 +150,10 @@ export function startUploadPage(config: PageConfig, api: Api): void {
   const input = document.getElementById("files") as HTMLInputElement;
   const zone = document.getElementById("dropzone")!;
   const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement;
-  const roles = [...(field("role") as HTMLSelectElement).options].map((o) => o.value);
+  const choices: RowChoices = {
+    roles: [...(field("role") as HTMLSelectElement).options].map((o) => o.value),
+    captionMaxLength: (field("caption") as HTMLInputElement).maxLength,
+  };
   const store = createStore<Queue>({ items: [], running: false });
   let nextKey = 1;
 
@@ -202,7 +214,11 @@ export function startUploadPage(config: PageConfig, api: Api): void {
     void uploadAll();
   });
   document.getElementById("clear-done")?.addEventListener("click", () =>
-    store.set((q) => ({ ...q, items: q.items.filter((i) => i.status !== "stored" && i.status !== "duplicate") })),
+    store.set((q) => {
+      // As `remove` does: a preview's blob: URL holds the file's bytes until it is revoked.
+      for (const item of q.items.filter(finished)) URL.revokeObjectURL(item.preview);
+      return { ...q, items: q.items.filter((i) => !finished(i)) };
+    }),
   );
   // The whole page takes drops, so a near miss does not open the file in the tab.
   for (const type of ["dragenter", "dragover"]) {
@@ -222,5 +238,5 @@ export function startUploadPage(config: PageConfig, api: Api): void {
     if (files.length > 0) add(files);
   });
 
-  render(<QueueView store={store} config={config} roles={roles} />, document.getElementById("queue")!);
+  render(<QueueView store={store} config={config} choices={choices} />, document.getElementById("queue")!);
 }

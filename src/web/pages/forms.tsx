@@ -5,6 +5,7 @@
 import { ASPECT_RATIOS } from "../../ai/image-model.ts";
 import { IMAGE_ROLES } from "../../db/schema.ts";
 import { MAX_CAPTION_LENGTH } from "../../ingest/label.ts";
+import { MAX_CATEGORY_LENGTH } from "../../http/schemas/common.ts";
 import { MAX_PROMPT_LENGTH } from "../../http/schemas/generations.ts";
 import { MAX_QUERY_LENGTH } from "../../http/schemas/search.ts";
 import { formatBytes } from "../shared/format.ts";
@@ -115,7 +116,7 @@ export function UploadBody(props: { maxUploadBytes: number }) {
             </div>
             <div class="field">
               <label for="upload-category">Category</label>
-              <input id="upload-category" name="category" type="text" list="categories" maxlength={100} />
+              <input id="upload-category" name="category" type="text" list="categories" maxlength={MAX_CATEGORY_LENGTH} />
             </div>
             <div class="field">
               <label for="upload-role">Role</label>
