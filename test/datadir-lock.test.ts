@@ -2,9 +2,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { createTestDataDir } from "../src/db/testing.ts";
 import { DataDirLockedError, LOCK_FILE, lockDataDir, readLockHolder } from "../src/db/lock.ts";
+import { startServer } from "../src/server.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 import { ROOT } from "./harness/service.ts";
 import { captureLogger } from "./telemetry-helpers.ts";
@@ -90,5 +92,21 @@ describe("the data directory lock", () => {
     expect(memory.lock).toBeUndefined();
     expect(await Bun.file(join(memoryDir, LOCK_FILE)).exists()).toBe(false);
     await memory.close();
+  }, 60_000);
+
+  test("a server whose start fails after it locked the data directory (its port is taken) releases the lock", async () => {
+    const dir = await tempDir();
+    await createTestDataDir(dir);
+    const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("taken") });
+    try {
+      const config = loadConfig({ PORT: String(taken.port), HOST: "127.0.0.1", DATA_DIR: dir, OTEL_SDK_DISABLED: "true" });
+      await expect(startServer(config, { log: captureLogger().log })).rejects.toThrow();
+    } finally {
+      await taken.stop(true);
+    }
+    // Released, not merely dropped: the record is empty, so the next opener takes over nothing.
+    const lock = lockDataDir(dir, { command: "server" });
+    expect(lock.takenOverFrom).toBeUndefined();
+    lock.release();
   }, 60_000);
 });
