@@ -94,8 +94,7 @@ export function readLockHolder(dataDir: string): LockHolder | undefined {
 }
 
 function defaultCommand(): string {
-  const script = process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, "") : "bun";
-  return script === "server" ? "server" : script;
+  return process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, "") : "bun";
 }
 
 /**
