@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
@@ -93,6 +93,22 @@ describe("the data directory lock", () => {
     expect(await Bun.file(join(memoryDir, LOCK_FILE)).exists()).toBe(false);
     await memory.close();
   }, 60_000);
+
+  test("a lock whose record cannot be written is not left held: the same process can try again", async () => {
+    const dir = await tempDir();
+    // A lock file on /dev/null can be locked but not truncated: the record fails, as on a full disk.
+    await symlink("/dev/null", join(dir, LOCK_FILE));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let error: unknown;
+      try {
+        lockDataDir(dir, { command: "server" }).release();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DataDirLockedError);
+    }
+  });
 
   test("a server whose start fails after it locked the data directory (its port is taken) releases the lock", async () => {
     const dir = await tempDir();

@@ -137,7 +137,14 @@ export function lockDataDir(dataDir: string, options: { command?: string } = {})
     ftruncateSync(fd, 0);
     writeSync(fd, JSON.stringify(self), 0);
   };
-  write();
+  try {
+    write();
+  } catch (error) {
+    // A record that cannot be written (a full disk) must not leave the lock held by a lost fd:
+    // this process would then find its own directory "in use" until it exits.
+    closeSync(fd);
+    throw error;
+  }
   let released = false;
   const release = () => {
     if (released) return;
