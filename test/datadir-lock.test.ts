@@ -2,6 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hostname } from "node:os";
+import { dataDirService } from "../src/cli/ingest.ts";
 import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { createTestDataDir } from "../src/db/testing.ts";
@@ -93,6 +95,25 @@ describe("the data directory lock", () => {
     expect(await Bun.file(join(memoryDir, LOCK_FILE)).exists()).toBe(false);
     await memory.close();
   }, 60_000);
+
+  test("a CLI trusts the URL in the lock only while its holder lives: a killed server's port may serve another data directory", async () => {
+    const dir = await tempDir();
+    // Some other service now answers on the port the dead holder recorded.
+    const other = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ status: "ok" }) });
+    const url = `http://127.0.0.1:${other.port}`;
+    const exited = Bun.spawn(["true"]);
+    await exited.exited;
+    const config = loadConfig({ DATA_DIR: dir, OTEL_SDK_DISABLED: "true" });
+    try {
+      const record = (pid: number) => writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid, host: hostname(), command: "server", startedAt: "2020-01-01T00:00:00.000Z", url }));
+      await record(process.pid);
+      expect(await dataDirService(config)).toBe(url);
+      await record(exited.pid);
+      expect(await dataDirService(config)).toBeUndefined();
+    } finally {
+      await other.stop(true);
+    }
+  });
 
   test("a lock whose record cannot be written is not left held: the same process can try again", async () => {
     const dir = await tempDir();

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConfigError, loadConfig, type AppConfig } from "../config.ts";
 import { IMAGE_ROLES } from "../db/schema.ts";
-import { DataDirLockedError, readLockHolder } from "../db/lock.ts";
+import { DataDirLockedError, holderMayBeAlive, readLockHolder } from "../db/lock.ts";
 import { httpSink, pipelineSink, progressReporter, runBulk, summarize, type BulkItem, type BulkOutcome, type IngestSink } from "../ingest/bulk.ts";
 import { openIngestDeps } from "../ingest/context.ts";
 import type { IngestInput } from "../ingest/pipeline.ts";
@@ -158,7 +158,8 @@ export async function findService(config: AppConfig, url: string | undefined): P
 export async function dataDirService(config: AppConfig): Promise<string | undefined> {
   if (config.databaseUrl) return undefined;
   const holder = readLockHolder(config.dataDir);
-  if (!holder?.url) return undefined;
+  // A killed server leaves its record: its port may serve another data directory by now.
+  if (!holder?.url || !holderMayBeAlive(holder)) return undefined;
   return findService(config, holder.url).catch(() => undefined);
 }
 

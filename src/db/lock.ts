@@ -93,6 +93,26 @@ export function readLockHolder(dataDir: string): LockHolder | undefined {
   }
 }
 
+/**
+ * False when `holder` ran on this host and its process is gone (killed or crashed: its record
+ * stays until the next opener); true otherwise (a process on another host cannot be checked).
+ * What `readLockHolder` says about a dead holder (its URL above all) is history, not a service.
+ *
+ * @example
+ * const holder = readLockHolder(dir);
+ * if (holder?.url && holderMayBeAlive(holder)) await fetch(`${holder.url}/health`);
+ */
+export function holderMayBeAlive(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 function defaultCommand(): string {
   return process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, "") : "bun";
 }
