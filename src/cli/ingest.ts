@@ -182,8 +182,14 @@ export async function serviceOrExit(config: AppConfig, options: { direct?: boole
   }
 }
 
-/** The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. */
-export function cliConfig(): { config: AppConfig; log: Logger } {
+/**
+ * The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. A bad
+ * setting ends the process with `exitCode` (default 2; the doctor's codes follow fsck).
+ *
+ * @example
+ * const { config, log } = cliConfig();
+ */
+export function cliConfig(exitCode = 2): { config: AppConfig; log: Logger } {
   try {
     const config = loadConfig(process.env);
     const log = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : "warn" });
@@ -191,7 +197,7 @@ export function cliConfig(): { config: AppConfig; log: Logger } {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`configuration error: ${error.message}`);
-      process.exit(2);
+      process.exit(exitCode);
     }
     throw error;
   }
