@@ -42,6 +42,17 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
   for (const warning of config.telemetryWarnings) log.warn(`telemetry setting ignored: ${warning}`);
   const telemetry = options.telemetry ?? createTelemetry(config.telemetry, { log });
   const closers: Array<() => Promise<void>> = [];
+  // Closes what was opened, last first: at stop, and when startup fails after the database is
+  // open (the data directory's lock and the maintenance timer must not outlive a failed start).
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        log.warn("shutdown: a resource did not close cleanly", { error: (error as Error).message });
+      }
+    }
+  };
   let ready = false;
   let draining = false;
 
@@ -53,39 +64,42 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
     (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, telemetry, log, migrate: config.migrateOnStart, owner: "server" }));
   if (!options.database) closers.push(() => database.close());
 
-  let storage: BlobStore;
+  let ai: ReturnType<typeof createAiProviders>;
+  let deps: AppDeps;
+  let server: ReturnType<typeof Bun.serve>;
   try {
-    storage = options.storage ?? (await createBlobStore(config, telemetry, log));
+    const storage: BlobStore = options.storage ?? (await createBlobStore(config, telemetry, log));
+    if (!options.storage) closers.push(() => storage.close());
+    // A database passed in belongs to the caller (tests), who reconciles it if it wants to.
+    if (!options.database) await reconcileAtStart({ database, storage, config }, log);
+    // PGlite runs no autovacuum: check now (a freshly bulk-loaded data dir) and every interval.
+    const maintenance = startMaintenance(database, { intervalMs: config.maintenanceIntervalMs, log });
+    closers.push(() => maintenance.stop());
+
+    // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
+    ai = createAiProviders(config, { telemetry, log });
+    // WordNet hypernyms at ingest (loaded on the first upload, ~50 ms); search never looks them up.
+    const hypernyms = createHypernymExpander({ wordVectors: ai.wordVectors });
+    const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms, telemetry, config, log };
+    const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
+
+    const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
+
+    deps = { config, telemetry, log, database, images, generation, search, isReady: () => ready, isDraining: () => draining };
+    const app = createApp(deps);
+    server = Bun.serve({
+      port: config.port,
+      hostname: config.host,
+      fetch: app.fetch,
+      // Generations may run longer (GEMINI_TIMEOUT_MS and a queue wait): their route lifts it per request.
+      idleTimeout: config.limits.idleTimeoutSeconds,
+      maxRequestBodySize: maxRequestBodyBytes(config),
+    });
   } catch (error) {
-    if (!options.database) await database.close().catch(() => {});
+    // e.g. the port is taken: release the data directory so the next start (or a CLI) can take it.
+    await closeAll();
     throw error;
   }
-  if (!options.storage) closers.push(() => storage.close());
-  // A database passed in belongs to the caller (tests), who reconciles it if it wants to.
-  if (!options.database) await reconcileAtStart({ database, storage, config }, log);
-  // PGlite runs no autovacuum: check now (a freshly bulk-loaded data dir) and every interval.
-  const maintenance = startMaintenance(database, { intervalMs: config.maintenanceIntervalMs, log });
-  closers.push(() => maintenance.stop());
-
-  // Gemini when GEMINI_API_KEY is set, the embedded offline models otherwise (word vectors load lazily).
-  const ai = createAiProviders(config, { telemetry, log });
-  // WordNet hypernyms at ingest (loaded on the first upload, ~50 ms); search never looks them up.
-  const hypernyms = createHypernymExpander({ wordVectors: ai.wordVectors });
-  const images = { db: database.db, storage, embedder: ai.embedder, labeler: ai.labeler, hypernyms, telemetry, config, log };
-  const search = createSearchDeps({ db: database, embedder: ai.embedder, wordVectors: ai.wordVectors, textModel: ai.textModel, telemetry, config, log });
-
-  const generation = createGenerationDeps({ config, telemetry, log, db: database.db, storage, ai });
-
-  const deps: AppDeps = { config, telemetry, log, database, images, generation, search, isReady: () => ready, isDraining: () => draining };
-  const app = createApp(deps);
-  const server = Bun.serve({
-    port: config.port,
-    hostname: config.host,
-    fetch: app.fetch,
-    // Generations may run longer (GEMINI_TIMEOUT_MS and a queue wait): their route lifts it per request.
-    idleTimeout: config.limits.idleTimeoutSeconds,
-    maxRequestBodySize: maxRequestBodyBytes(config),
-  });
   ready = true;
   // Loads the offline word vectors now rather than on the first search (~0.2-3 s, ~300 MB).
   ai.wordVectors.ready().catch((error: unknown) => log.warn("word vectors did not load; searches will retry", { error: (error as Error).message }));
@@ -110,13 +124,7 @@ export async function startServer(config: AppConfig, options: StartOptions = {})
         await server.stop(true);
       }
       await telemetry.shutdown(5_000);
-      for (const close of closers.reverse()) {
-        try {
-          await close();
-        } catch (error) {
-          log.warn("shutdown: a resource did not close cleanly", { error: (error as Error).message });
-        }
-      }
+      await closeAll();
     })());
 
   return { url, port: server.port ?? config.port, deps, stop };

@@ -115,6 +115,12 @@ describe("kill -9 right after a 201", () => {
 });
 
 describe("bun run doctor on a stopped data directory", () => {
+  test("a bad setting is 'could not check' (exit 8), a code fsck's scripts know", async () => {
+    const result = await runCli(["src/cli/doctor.ts"], { ...env(), PORT: "not-a-port" });
+    expect(result.stderr).toContain("configuration error: PORT");
+    expect(result.code).toBe(DOCTOR_EXIT.couldNotCheck);
+  });
+
   test("reports leftovers with exit 4, repairs them with --repair (exit 1, checked again), then finds nothing (exit 0)", async () => {
     const blobs = join(dir, "data", "blobs");
     await mkdir(join(blobs, ".tmp"), { recursive: true });

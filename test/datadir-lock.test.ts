@@ -1,10 +1,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hostname } from "node:os";
+import { dataDirService } from "../src/cli/ingest.ts";
+import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { createTestDataDir } from "../src/db/testing.ts";
 import { DataDirLockedError, LOCK_FILE, lockDataDir, readLockHolder } from "../src/db/lock.ts";
+import { startServer } from "../src/server.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
 import { ROOT } from "./harness/service.ts";
 import { captureLogger } from "./telemetry-helpers.ts";
@@ -90,5 +94,56 @@ describe("the data directory lock", () => {
     expect(memory.lock).toBeUndefined();
     expect(await Bun.file(join(memoryDir, LOCK_FILE)).exists()).toBe(false);
     await memory.close();
+  }, 60_000);
+
+  test("a CLI trusts the URL in the lock only while its holder lives: a killed server's port may serve another data directory", async () => {
+    const dir = await tempDir();
+    // Some other service now answers on the port the dead holder recorded.
+    const other = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ status: "ok" }) });
+    const url = `http://127.0.0.1:${other.port}`;
+    const exited = Bun.spawn(["true"]);
+    await exited.exited;
+    const config = loadConfig({ DATA_DIR: dir, OTEL_SDK_DISABLED: "true" });
+    try {
+      const record = (pid: number) => writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid, host: hostname(), command: "server", startedAt: "2020-01-01T00:00:00.000Z", url }));
+      await record(process.pid);
+      expect(await dataDirService(config)).toBe(url);
+      await record(exited.pid);
+      expect(await dataDirService(config)).toBeUndefined();
+    } finally {
+      await other.stop(true);
+    }
+  });
+
+  test("a lock whose record cannot be written is not left held: the same process can try again", async () => {
+    const dir = await tempDir();
+    // A lock file on /dev/null can be locked but not truncated: the record fails, as on a full disk.
+    await symlink("/dev/null", join(dir, LOCK_FILE));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let error: unknown;
+      try {
+        lockDataDir(dir, { command: "server" }).release();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DataDirLockedError);
+    }
+  });
+
+  test("a server whose start fails after it locked the data directory (its port is taken) releases the lock", async () => {
+    const dir = await tempDir();
+    await createTestDataDir(dir);
+    const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("taken") });
+    try {
+      const config = loadConfig({ PORT: String(taken.port), HOST: "127.0.0.1", DATA_DIR: dir, OTEL_SDK_DISABLED: "true" });
+      await expect(startServer(config, { log: captureLogger().log })).rejects.toThrow();
+    } finally {
+      await taken.stop(true);
+    }
+    // Released, not merely dropped: the record is empty, so the next opener takes over nothing.
+    const lock = lockDataDir(dir, { command: "server" });
+    expect(lock.takenOverFrom).toBeUndefined();
+    lock.release();
   }, 60_000);
 });

@@ -13,7 +13,7 @@ import { getGeneration, insertGeneration } from "../src/db/generations.ts";
 import { getEmbedding, insertImageWithEmbeddings } from "../src/db/images.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { createHypernymExpander } from "../src/ingest/hypernyms.ts";
-import { checkContext, generationGraceMs, LOST_FOUND_PREFIX, reconcileAtStart, runChecks, type IntegrityTarget } from "../src/integrity/index.ts";
+import { CHECKS, checkContext, generationGraceMs, LOST_FOUND_PREFIX, reconcileAtStart, runChecks, type IntegrityTarget } from "../src/integrity/index.ts";
 import { silentLogger } from "../src/log.ts";
 import { createS3BlobStore, thumbnailKey, type BlobStore } from "../src/storage/index.ts";
 import { noopTelemetry } from "../src/telemetry/index.ts";
@@ -125,6 +125,25 @@ describe("checks on Neon + S3, shared with other instances", () => {
       repaired: { "temp files": 0, "blobs without records": 0, "open generations": 1 },
     });
     expect(await getGeneration(database.db, young.id)).toMatchObject({ status: "running" });
+  });
+
+  test("an upload another instance completes between the listing and the read of the rows is not a record without its blob", async () => {
+    const id = "00000000-0000-4000-8000-0000000000cc";
+    const storageKey = `uploads/${id}.png`;
+    // The listing sees neither of its blobs; the rows, read after it, see the image.
+    const racing: BlobStore = {
+      ...storage,
+      async list(prefix) {
+        const keys = await storage.list(prefix);
+        await put(storageKey);
+        await put(thumbnailKey(id));
+        await insertImageWithEmbeddings(database.db, { id, storageKey, mimeType: "image/png", width: 1, height: 1, byteSize: 8, sha256: "shared-race" }, []);
+        return keys;
+      },
+    };
+    const checks = CHECKS.filter((c) => c.name === "records without blobs");
+    const [outcome] = await runChecks(checkContext({ ...target, storage: racing }), { repair: false, checks });
+    expect(outcome!.finding).toMatchObject({ count: 0 });
   });
 });
 

@@ -13,13 +13,12 @@
  * `bun run doctor --repair` fills the same parts with the same functions, beside its other checks.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config.ts";
 import { countImagesMissing, type Missing } from "../db/images.ts";
 import { backfillImages } from "../ingest/backfill.ts";
 import { openIngestDeps } from "../ingest/context.ts";
 import type { IngestDeps } from "../ingest/pipeline.ts";
-import { createLogger } from "../log.ts";
 import { createTelemetry } from "../telemetry/index.ts";
+import { cliConfig } from "./ingest.ts";
 
 const USAGE = "usage: bun run backfill [--check] [--batch N]   (N images a page, 1 to 5000; default 50, hypernyms 500)";
 
@@ -51,17 +50,7 @@ async function main(): Promise<number> {
     console.error("--batch must be a whole number from 1 to 5000");
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`configuration error: ${error.message}`);
-      return 2;
-    }
-    throw error;
-  }
-  const log = createLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel });
+  const { config, log } = cliConfig();
   const telemetry = createTelemetry(config.telemetry, { log });
   try {
     // An embedded data directory is locked here: beside a running service this throws, naming it.

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     process.exit(DOCTOR_EXIT.clean);
   }
-  const { config, log } = cliConfig();
+  const { config, log } = cliConfig(DOCTOR_EXIT.couldNotCheck);
   const telemetry = noopTelemetry();
   let database: Database;
   try {

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConfigError, loadConfig, type AppConfig } from "../config.ts";
 import { IMAGE_ROLES } from "../db/schema.ts";
-import { DataDirLockedError, readLockHolder } from "../db/lock.ts";
+import { DataDirLockedError, holderMayBeAlive, readLockHolder } from "../db/lock.ts";
 import { httpSink, pipelineSink, progressReporter, runBulk, summarize, type BulkItem, type BulkOutcome, type IngestSink } from "../ingest/bulk.ts";
 import { openIngestDeps } from "../ingest/context.ts";
 import type { IngestInput } from "../ingest/pipeline.ts";
@@ -158,7 +158,8 @@ export async function findService(config: AppConfig, url: string | undefined): P
 export async function dataDirService(config: AppConfig): Promise<string | undefined> {
   if (config.databaseUrl) return undefined;
   const holder = readLockHolder(config.dataDir);
-  if (!holder?.url) return undefined;
+  // A killed server leaves its record: its port may serve another data directory by now.
+  if (!holder?.url || !holderMayBeAlive(holder)) return undefined;
   return findService(config, holder.url).catch(() => undefined);
 }
 
@@ -181,8 +182,14 @@ export async function serviceOrExit(config: AppConfig, options: { direct?: boole
   }
 }
 
-/** The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. */
-export function cliConfig(): { config: AppConfig; log: Logger } {
+/**
+ * The CLI's settings: the environment's, with logs quiet unless LOG_LEVEL asks otherwise. A bad
+ * setting ends the process with `exitCode` (default 2; the doctor's codes follow fsck).
+ *
+ * @example
+ * const { config, log } = cliConfig();
+ */
+export function cliConfig(exitCode = 2): { config: AppConfig; log: Logger } {
   try {
     const config = loadConfig(process.env);
     const log = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : "warn" });
@@ -190,7 +197,7 @@ export function cliConfig(): { config: AppConfig; log: Logger } {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`configuration error: ${error.message}`);
-      process.exit(2);
+      process.exit(exitCode);
     }
     throw error;
   }

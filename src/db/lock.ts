@@ -93,9 +93,28 @@ export function readLockHolder(dataDir: string): LockHolder | undefined {
   }
 }
 
+/**
+ * False when `holder` ran on this host and its process is gone (killed or crashed: its record
+ * stays until the next opener); true otherwise (a process on another host cannot be checked).
+ * What `readLockHolder` says about a dead holder (its URL above all) is history, not a service.
+ *
+ * @example
+ * const holder = readLockHolder(dir);
+ * if (holder?.url && holderMayBeAlive(holder)) await fetch(`${holder.url}/health`);
+ */
+export function holderMayBeAlive(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 function defaultCommand(): string {
-  const script = process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, "") : "bun";
-  return script === "server" ? "server" : script;
+  return process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, "") : "bun";
 }
 
 /**
@@ -138,7 +157,14 @@ export function lockDataDir(dataDir: string, options: { command?: string } = {})
     ftruncateSync(fd, 0);
     writeSync(fd, JSON.stringify(self), 0);
   };
-  write();
+  try {
+    write();
+  } catch (error) {
+    // A record that cannot be written (a full disk) must not leave the lock held by a lost fd:
+    // this process would then find its own directory "in use" until it exits.
+    closeSync(fd);
+    throw error;
+  }
   let released = false;
   const release = () => {
     if (released) return;

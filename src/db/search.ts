@@ -4,7 +4,7 @@
  * search costs two round trips, which a database that can run statements concurrently (Neon's
  * pool) runs at the same time. Filters come from one builder, `candidateFilters`.
  */
-import { and, eq, ne, sql, type SQL } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { guard } from "./errors.ts";
 import { isUuid } from "./ids.ts";

@@ -3,6 +3,7 @@
  * answer lists the stage in `degraded`, and the stage span carries the attribute and event below
  * (the same shape search uses, `search.degraded`). `bun run backfill` fills the missing parts in.
  */
+import { ModelError } from "../ai/types.ts";
 import type { TelemetrySpan } from "../telemetry/index.ts";
 
 /**
@@ -18,12 +19,15 @@ export const INGEST_DEGRADED = {
 } as const;
 
 /**
- * Marks a stage span degraded, with why (a model error kind, or the error's name).
+ * Marks a stage span degraded by the model's `error`, with why (the model error's kind, or the
+ * error's name), and returns that reason.
  *
  * @example
- * markDegraded(span, "timeout");
+ * const reason = markDegraded(span, error); // "timeout"
  */
-export function markDegraded(span: TelemetrySpan, reason: string): void {
+export function markDegraded(span: TelemetrySpan, error: unknown): string {
+  const reason = error instanceof ModelError ? error.kind : ((error as Error)?.name ?? "error");
   span.setAttributes({ [INGEST_DEGRADED.attribute]: true, [INGEST_DEGRADED.reason]: reason });
   span.addEvent(INGEST_DEGRADED.event, { reason });
+  return reason;
 }

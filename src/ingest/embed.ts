@@ -4,7 +4,7 @@
  * vector so search compares like with like. An embedder that fails or times out does not fail
  * the upload: the image is stored without that embedding (`bun run backfill` adds it later).
  */
-import { ModelError, type Embedder } from "../ai/types.ts";
+import type { Embedder } from "../ai/types.ts";
 import type { EmbeddingInput } from "../db/images.ts";
 import { SPAN, type Telemetry } from "../telemetry/index.ts";
 import { markDegraded } from "./degraded.ts";
@@ -71,9 +71,7 @@ export function embedTexts(deps: { telemetry: Telemetry; embedder: Embedder }, t
     try {
       vectors = await embedder.embed(wanted.map((i) => inputs[i]!), "document");
     } catch (error) {
-      const reason = error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error";
-      markDegraded(span, reason);
-      return { embeddings, degraded: reason };
+      return { embeddings, degraded: markDegraded(span, error) };
     }
     wanted.forEach((index, k) => {
       const vector = vectors[k];

@@ -4,7 +4,7 @@
  * (Gemini), the labeler is asked. A labeler failure never fails the upload: the image is stored
  * with what the request gave, the span is marked degraded, and `bun run backfill` labels it later.
  */
-import { ModelError, type Labeler } from "../ai/types.ts";
+import type { Labeler } from "../ai/types.ts";
 import { hypernymsFor, type HypernymExpander } from "./hypernyms.ts";
 import type { Logger } from "../log.ts";
 import { slugifyCategory } from "../storage/keys.ts";
@@ -94,7 +94,7 @@ export function labelStage(deps: LabelDeps, given: GivenLabels, image: { bytes: 
         source = "model";
       } catch (error) {
         source = "model_failed";
-        markDegraded(span, error instanceof ModelError ? error.kind : (error as Error)?.name ?? "error");
+        markDegraded(span, error);
         deps.log?.warn("image labeler failed; storing the image without model labels", { error });
       }
     }
