@@ -1,8 +1,10 @@
 /**
  * The last ingest step: the original and its thumbnail into the blob store, then the image row
  * and its embeddings in one transaction. Nothing is left half-written: when a blob write fails
- * no row is written (and the blob that did land is removed); when the database step fails both
- * blobs are removed. Two uploads of the same bytes racing each other end with one image.
+ * no row is written (and the blob that did land is removed); when the database refuses the rows
+ * both blobs are removed, and when it does not answer (a dropped connection may hide a commit) the
+ * row is looked up before anything is removed. Two uploads of the same bytes racing each other end
+ * with one image.
  */
 import type { Db } from "../db/client.ts";
 import { DatabaseQueryError } from "../db/errors.ts";
@@ -84,6 +86,21 @@ async function removeAll(deps: StoreDeps, keys: string[]): Promise<void> {
 }
 
 /**
+ * Whether a failed insert's row is there after all. The database answering with an error
+ * (a SQLSTATE, a duplicate) rolled the transaction back: undefined, nothing landed. No answer (the
+ * connection dropped, a timeout) may hide a commit whose acknowledgement was lost: the row is
+ * looked up — the row when it landed, undefined when it did not, null when the look-up fails too.
+ */
+async function committedDespite(deps: StoreDeps, error: unknown, id: string): Promise<ImageRow | undefined | null> {
+  if (error instanceof DatabaseQueryError || error instanceof DuplicateImageError) return undefined;
+  try {
+    return await getImage(deps.db, id);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Writes the blobs, then the rows; cleans up on failure. A duplicate found at insert time (a
  * concurrent upload of the same bytes won) returns that image with `created: false` (the caller
  * says which of its fields were not applied, `duplicateOf`). A database out of disk space is a
@@ -128,6 +145,14 @@ export async function storeImage(deps: StoreDeps, input: StoreInput): Promise<St
     );
     return { image, created: true, notApplied: [] };
   } catch (error) {
+    const landed = await committedDespite(deps, error, input.id);
+    if (landed) return { image: landed, created: true, notApplied: [] };
+    if (landed === null) {
+      // Unknown: a row may be holding these blobs. A blob without its row is reconciled later
+      // (moved to lost-found); a row without its blob could never be repaired.
+      deps.log?.warn("the insert's outcome is unknown: its blobs are kept for reconciliation", { key, error: (error as Error)?.message });
+      throw error;
+    }
     await removeAll(deps, [key, thumbKey]);
     // SQLSTATE 53100 disk_full: the database shares the full disk; same answer as a full blob store.
     if (error instanceof DatabaseQueryError && error.code === "53100") {
