@@ -11,7 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import type { Db } from "../src/db/client.ts";
-import { DatabaseQueryError, DatabaseUnavailableError, getImage, newId } from "../src/db/index.ts";
+import { DatabaseQueryError, DatabaseUnavailableError, getGeneration, getImage, listGenerations, newId } from "../src/db/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { createGenerationDeps } from "../src/generation/index.ts";
+import { generateImage } from "../src/generation/pipeline.ts";
+import { silentLogger } from "../src/log.ts";
+import { noopTelemetry } from "../src/telemetry/index.ts";
 import { createTestDatabase } from "../src/db/testing.ts";
 import { decodeImage } from "../src/ingest/decode.ts";
 import { storeImage, type StoreInput } from "../src/ingest/store.ts";
@@ -110,3 +115,40 @@ describe("storeImage when the database does not answer", () => {
   });
 });
 
+/** `db` whose first update setting `status: "succeeded"` commits and then loses its answer. */
+function losingSuccess(db: Db): Db {
+  let dropped = false;
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop !== "update") return Reflect.get(target, prop);
+      return (table: Parameters<Db["update"]>[0]) => ({
+        set: (fields: Record<string, unknown>) => ({
+          where: (where: Parameters<ReturnType<ReturnType<Db["update"]>["set"]>["where"]>[0]) => ({
+            returning: async () => {
+              const rows = await target.update(table).set(fields).where(where).returning();
+              if (fields.status === "succeeded" && !dropped) {
+                dropped = true;
+                throw new DatabaseUnavailableError("database connection lost");
+              }
+              return rows;
+            },
+          }),
+        }),
+      });
+    },
+  });
+}
+
+describe("a generation whose success was stored but not acknowledged", () => {
+  test("stays succeeded with its image: the failure path only closes a generation still running", async () => {
+    const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: "silent", DATABASE_URL: "memory://" });
+    const deps = createGenerationDeps({ config, telemetry: noopTelemetry(), log: silentLogger, db: losingSuccess(database.db), storage });
+    await expect(generateImage(deps, { prompt: "a lighthouse on a cliff at dawn" })).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    const [row] = (await listGenerations(database.db, { limit: 1 })).items;
+    const stored = await getGeneration(database.db, row!.id);
+    expect(stored?.status).toBe("succeeded");
+    expect(stored?.errorKind ?? null).toBeNull();
+    expect(stored?.outputKey).toBeString();
+    expect(await storage.head(stored!.outputKey!)).not.toBeNull();
+  });
+});

@@ -1,9 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import { newestFirst, pageLimit, toPage, type Page } from "./cursor.ts";
 import { guard } from "./errors.ts";
 import { isUuid, newId } from "./ids.ts";
-import { generations, type GenerationRow, type NewGeneration } from "./schema.ts";
+import { generations, type GenerationRow, type GenerationStatus, type NewGeneration } from "./schema.ts";
 
 /** Fields a running generation fills in as it finishes (or fails). */
 export type GenerationPatch = Partial<Omit<NewGeneration, "id" | "createdAt">>;
@@ -21,16 +21,18 @@ export async function insertGeneration(db: Db, generation: NewGeneration): Promi
 }
 
 /**
- * Updates a generation; returns the new row, or undefined when there is no such id.
+ * Updates a generation; returns the new row, or undefined when there is no such id (or, with
+ * `ifStatus`, when its status is another one: the row is left as it is).
  *
  * @example
- * await updateGeneration(db, id, { status: "failed", errorKind: "timeout", errorMessage: "model did not answer in 120 s", completedAt: new Date() });
+ * await updateGeneration(db, id, { status: "failed", errorKind: "timeout", errorMessage: "model did not answer in 120 s", completedAt: new Date() }, { ifStatus: "running" });
  */
-export async function updateGeneration(db: Db, id: string, patch: GenerationPatch): Promise<GenerationRow | undefined> {
+export async function updateGeneration(db: Db, id: string, patch: GenerationPatch, options: { ifStatus?: GenerationStatus } = {}): Promise<GenerationRow | undefined> {
   if (!isUuid(id)) return undefined;
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as GenerationPatch;
   if (Object.keys(fields).length === 0) return getGeneration(db, id);
-  const rows = await guard(() => db.update(generations).set(fields).where(eq(generations.id, id)).returning());
+  const where = and(eq(generations.id, id), options.ifStatus ? eq(generations.status, options.ifStatus) : undefined);
+  const rows = await guard(() => db.update(generations).set(fields).where(where).returning());
   return rows[0];
 }
 

@@ -138,6 +138,8 @@ async function runGeneration(deps: GenerationDeps, request: GenerateRequest, que
     const failed = error instanceof ModelError;
     if (failed) usage = { inputTokens: error.details.inputTokens, outputTokens: error.details.outputTokens };
     try {
+      // Only a generation still running: when the success update committed but its answer was lost
+      // (a dropped connection), the stored image stays the record's outcome.
       await updateGeneration(deps.db, generation.id, {
         ...details,
         status: "failed",
@@ -147,7 +149,7 @@ async function runGeneration(deps: GenerationDeps, request: GenerateRequest, que
         inputTokens: usage.inputTokens ?? null,
         outputTokens: usage.outputTokens ?? null,
         completedAt: new Date(),
-      });
+      }, { ifStatus: "running" });
     } catch (recordError) {
       deps.log.error("generation failure could not be recorded", { generation_id: generation.id, error: recordError });
     }
