@@ -17,6 +17,8 @@ const OTHER_KEY = "k-other-fedcba9876543210";
 // Keys spent only by the rate-limit cases, so their budgets start full.
 const RATE_KEY = "k-rate-0000000000000001";
 const FRESH_KEY = "k-rate-0000000000000002";
+/** Its own generate budget (2 a minute), for the misspelt-field test. */
+const SPELL_KEY = "k-spell-0000000000000003";
 const SEARCH_PER_MINUTE = 8;
 const GENERATE_PER_MINUTE = 2;
 const ONE_KB = 1024;
@@ -123,7 +125,7 @@ describe("a hostile client against the server process (API_KEYS set, reads publi
   let s: Running;
   beforeAll(async () => {
     s = await start({
-      API_KEYS: [KEY, OTHER_KEY, RATE_KEY, FRESH_KEY].join(","),
+      API_KEYS: [KEY, OTHER_KEY, RATE_KEY, FRESH_KEY, SPELL_KEY].join(","),
       RATE_LIMIT_SEARCH_PER_MINUTE: String(SEARCH_PER_MINUTE),
       RATE_LIMIT_GENERATE_PER_MINUTE: String(GENERATE_PER_MINUTE),
     });
@@ -195,6 +197,13 @@ describe("a hostile client against the server process (API_KEYS set, reads publi
       expect(res).toMatchObject({ status: 400, code: "invalid_request" });
       expect(res.message).toMatch(/^unknown fields "x{39}…"(, "x{39}…"){4} and 495 more$/);
       expect(res.size).toBeLessThanOrEqual(ONE_KB);
+    });
+
+    test("a misspelt generate field or generations query parameter is a 400 naming it, not ignored", async () => {
+      const generate = await errorOf(await fetch(`${s.url}/api/generate`, { method: "POST", headers: json(SPELL_KEY), body: '{"prompt":"a fox","aspect_ratio":"16:9"}' }));
+      expect(generate).toMatchObject({ status: 400, code: "invalid_request", message: 'unknown field "aspect_ratio"' });
+      const list = await errorOf(await fetch(`${s.url}/api/generations?limit=5&sort=asc`));
+      expect(list).toMatchObject({ status: 400, code: "invalid_request", message: 'unknown field "sort"' });
     });
 
     test("a path of 8 KB is not echoed whole in the 404", async () => {

@@ -18,7 +18,9 @@ export const GenerateBody = z
     aspectRatio: oneOf(ASPECT_RATIOS).optional(),
     category: category.optional(),
     seed: wholeNumber(0, 2 ** 31 - 1).optional(),
-  });
+  })
+  // As every other body and query: a misspelt field ("aspect_ratio") is refused, not ignored.
+  .strict();
 
 /**
  * `GET /api/generations` query: `limit`, `cursor`.
@@ -26,4 +28,4 @@ export const GenerateBody = z
  * @example
  * GenerationListQuery.parse({ limit: "10" });
  */
-export const GenerationListQuery = z.object(pageQuery);
+export const GenerationListQuery = z.object(pageQuery).strict();
