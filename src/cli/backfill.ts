@@ -60,6 +60,7 @@ async function main(): Promise<number> {
     });
     if (!opened) return 2;
     const { deps } = opened;
+    let wrote = false;
     try {
       const before = await countMissing(deps);
       for (const c of before) console.log(`${c.part}: ${c.missing}${c.note && c.missing > 0 ? ` (${c.note})` : ""}`);
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
 
       const started = performance.now();
       const totals = { labels: before[0]!.missing, embeddings: before[1]!.missing, hypernyms: before[2]!.missing };
+      wrote = true;
       const report = await backfillImages(deps, {
         batchSize,
         onProgress: (part, done) => process.stderr.write(`\r${part}: ${done}/${totals[part]} images`),
@@ -84,7 +86,7 @@ async function main(): Promise<number> {
       console.error(`backfill failed: ${(error as Error).message}`);
       return 1;
     } finally {
-      await opened.close();
+      await opened.close({ wrote });
     }
   } finally {
     await telemetry.shutdown();

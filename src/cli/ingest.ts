@@ -103,7 +103,7 @@ export async function runWithProgress(
 ): Promise<BulkOutcome[]> {
   const telemetry = createTelemetry(config.telemetry, { log });
   let sink: IngestSink;
-  let close = async () => {};
+  let close = async (_: { wrote: boolean }) => {};
   if (options.url) {
     sink = httpSink(options.url, options.apiKey);
   } else {
@@ -119,12 +119,14 @@ export async function runWithProgress(
     sink = pipelineSink(opened.deps);
     close = opened.close;
   }
+  let outcomes: BulkOutcome[] = [];
   try {
-    const outcomes = await runBulk(items, sink, { concurrency: options.concurrency, onProgress: progressReporter(process.stderr) });
+    outcomes = await runBulk(items, sink, { concurrency: options.concurrency, onProgress: progressReporter(process.stderr) });
     console.log(summarize(outcomes));
     return outcomes;
   } finally {
-    await close();
+    // A failed run may have stored some: vacuum unless it is known that nothing new was stored.
+    await close({ wrote: outcomes.length === 0 || outcomes.some((o) => o.status === "ingested") });
     await telemetry.shutdown();
   }
 }
