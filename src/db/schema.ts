@@ -80,7 +80,7 @@ export const HNSW_EF_CONSTRUCTION = 64;
 /**
  * Reference images: the bytes live in the blob store under `storageKey`; the same bytes are
  * stored once (`sha256` unique). `searchTsv` is generated: caption (A), labels (B), category (C),
- * WordNet hypernyms (D, which `ts_rank_cd` weighs 0.1 against the caption's 1.0). `labels_text()`
+ * WordNet hypernyms (D, which `ts_rank` weighs 0.1 against the caption's 1.0). `labels_text()`
  * is an IMMUTABLE wrapper over `array_to_string` created by the first migration (a generated
  * column may only call immutable functions); it reads a null array as ''.
  *

@@ -31,7 +31,7 @@ function allWordsInput(input: readonly string[]): string {
 
 /**
  * `search.fulltext`: `websearch_to_tsquery('english')` over the weighted, GIN-indexed tsvector,
- * ranked with `ts_rank_cd` against the original words OR'ed with the expansion, in bounded tiers of
+ * ranked with `ts_rank` against the original words OR'ed with the expansion, in bounded tiers of
  * one statement: first rows holding every original word; then, only if those are fewer than `k`,
  * rows holding any original or expanded word — those with an original word first (tier 2), then
  * those matched by the expansion alone (tier 3, which fusion weighs less). Each tier ranks at most

@@ -13,7 +13,7 @@ export interface FusionSettings {
 /** One list's view of a candidate: its 1-based rank and raw score. */
 export interface BranchComponent {
   rank: number;
-  /** Text: `ts_rank_cd`; vector: cosine similarity (1 − distance); a signal: its own score. */
+  /** Text: `ts_rank`; vector: cosine similarity (1 − distance); a signal: its own score. */
   score: number;
 }
 
@@ -101,7 +101,7 @@ export function reciprocalRankFusion(lists: readonly RankedList[], k: number): {
 }
 
 /**
- * `search.fuse`: fuses the branches (text ranked by `ts_rank_cd`, vector by distance) and any
+ * `search.fuse`: fuses the branches (text ranked by `ts_rank`, vector by distance) and any
  * extra `signals` over their candidates, drops the candidates `keep` rejects (the colour filter,
  * which runs here over the over-fetched candidates because palettes are compared in CIEDE2000,
  * not in SQL), and keeps the best `limit`. Pure computation over the records the branches

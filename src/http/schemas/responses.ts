@@ -127,7 +127,7 @@ export type CategoryList = z.infer<typeof CategoryList>;
 
 const BranchComponent = z.object({
   rank: z.int().min(1).describe("1-based rank within the branch"),
-  score: z.number().describe("text: `ts_rank_cd`; vector: cosine similarity; color: how well the palette holds the query's colour words (0..1)"),
+  score: z.number().describe("text: `ts_rank`; vector: cosine similarity; color: how well the palette holds the query's colour words (0..1)"),
 });
 
 /**
