@@ -107,6 +107,15 @@ describe("storeImage when the database does not answer", () => {
     expect(await blobsOf(i)).toEqual([true, true]);
   });
 
+  test("a query error without a SQLSTATE (a driver failure, no answer) is looked up like a lost connection", async () => {
+    const i = await input(5);
+    const db = dropping(database.db, { commit: true, error: () => new DatabaseQueryError(undefined, undefined, "database query failed (SQLSTATE unknown)") });
+    const stored = await storeImage({ db, storage }, i);
+    expect(stored).toMatchObject({ created: true });
+    expect(stored.image.id).toBe(i.id);
+    expect(await blobsOf(i)).toEqual([true, true]);
+  });
+
   test("an error the database answered with (a SQLSTATE) removes the blobs without a look-up", async () => {
     const i = await input(4);
     const db = dropping(database.db, { commit: false, error: () => new DatabaseQueryError("23514", "some_check", "check violation"), lookups: "fail" });

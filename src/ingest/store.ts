@@ -92,7 +92,8 @@ async function removeAll(deps: StoreDeps, keys: string[]): Promise<void> {
  * looked up — the row when it landed, undefined when it did not, null when the look-up fails too.
  */
 async function committedDespite(deps: StoreDeps, error: unknown, id: string): Promise<ImageRow | undefined | null> {
-  if (error instanceof DatabaseQueryError || error instanceof DuplicateImageError) return undefined;
+  // A DatabaseQueryError without a SQLSTATE is a driver failure drizzle wrapped: no answer either.
+  if ((error instanceof DatabaseQueryError && error.code !== undefined) || error instanceof DuplicateImageError) return undefined;
   try {
     return await getImage(deps.db, id);
   } catch {
